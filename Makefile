@@ -1,0 +1,24 @@
+# The two set-up commands are `make run` and `make test`; both work from a bare clone.
+PY := .venv/bin/python
+STAMP := .venv/.installed
+
+.PHONY: run test bench token lint setup
+
+$(STAMP): requirements.txt requirements-dev.txt devtools/bootstrap.sh
+	bash devtools/bootstrap.sh
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)  ## API on http://127.0.0.1:8000 with demo data, on an embedded AWS
+	$(PY) -m devtools.run_local
+
+test: $(STAMP)  ## the whole suite: unit, functional (moto), end-to-end (real local server)
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+bench: $(STAMP)  ## prints the benchmark table
+	$(PY) -m devtools.bench
+
+token: $(STAMP)  ## make token ROLE=engineer [SUB=eng-1]
+	$(PY) -m devtools.token --role $(ROLE) $(if $(SUB),--sub $(SUB),)

@@ -1,0 +1,58 @@
+"""Wiring only: the Chalice app, its middleware and blueprints."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from chalice import Chalice, Response
+
+from chalicelib.handlers import health, registry, tickets
+from chalicelib.handlers._api import error_body, json_response
+from chalicelib.observability import logger, start_tracing_in_lambda
+
+app = Chalice(app_name="lampcare")
+app.api.binary_types.extend(["application/pdf", "application/octet-stream",
+                             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"])
+
+_CHALICE_CODES = {
+    "BadRequestError": "bad_request",
+    "UnauthorizedError": "unauthenticated",
+    "ForbiddenError": "forbidden",
+    "NotFoundError": "not_found",
+    "MethodNotAllowedError": "method_not_allowed",
+    "UnsupportedMediaType": "unsupported_media_type",
+    "RequestTimeoutError": "request_timeout",
+    "TooManyRequestsError": "too_many_requests",
+    "InternalServerError": "internal_error",
+}
+
+
+@app.middleware("http")
+def request_envelope(event: Any, get_response: Any) -> Response:
+    """Request id in every log line and response; Chalice's own errors in our error shape."""
+    start_tracing_in_lambda()
+    request_id = (event.context or {}).get("requestId") or uuid.uuid4().hex
+    logger.append_keys(request_id=request_id)
+    started = time.perf_counter()
+    response: Response = get_response(event)
+    if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
+        code = _CHALICE_CODES.get(response.body["Code"], "error")
+        message = "an internal error occurred" if response.status_code >= 500 else response.body.get("Message", "")
+        response = json_response(error_body(code, message), response.status_code, {
+            k: v for k, v in response.headers.items() if k.lower() != "content-type"})
+    response.headers["X-Request-Id"] = request_id
+    logger.info(
+        "request",
+        method=event.method,
+        path=event.context.get("resourcePath"),
+        status=response.status_code,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    logger.remove_keys(["request_id"])
+    return response
+
+
+for module in (health, registry, tickets):
+    app.register_blueprint(module.api.blueprint)

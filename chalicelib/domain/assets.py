@@ -1,0 +1,61 @@
+"""Lamps as assets (D-A1, D-A2): QR tokens, locations, asset numbers, import rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+class LampStatus:
+    IN_SERVICE = "in_service"
+    REPLACED = "replaced"
+    RETIRED = "retired"
+
+
+def new_qr_token() -> str:
+    """128 random bits, URL-safe. Never derived from an id, so labels cannot be guessed."""
+    return secrets.token_urlsafe(16)
+
+
+def location_key(room_id: str, position: str, lamp_id: str) -> str:
+    return f"{room_id}#{position}#{lamp_id}"
+
+
+def asset_no(school_code: str, number: int) -> str:
+    """Per-school numbering so that records of different projects never mix (D-A4)."""
+    return f"{school_code}-{number:05d}"
+
+
+class LampSpec(BaseModel):
+    """One lamp as registered by hand or by an equipment-list row (D-A1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    room_id: Code
+    position: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+    model: Text
+    serial: Code
+    batch: OptionalText = ""
+    configuration: OptionalText = ""
+    installed_on: dt.date
+    accepted_on: dt.date
+    building: OptionalText = ""
+    floor: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10)] = ""
+
+    @model_validator(mode="after")
+    def _accepted_after_installed(self) -> LampSpec:
+        if self.accepted_on < self.installed_on:
+            raise ValueError("accepted_on cannot be before installed_on")
+        return self
+
+
+IMPORT_COLUMNS = ["room_id", "building", "floor", "position", "model", "serial", "batch", "configuration",
+                  "installed_on", "accepted_on"]
+REQUIRED_IMPORT_COLUMNS = ["room_id", "position", "model", "serial", "installed_on", "accepted_on"]

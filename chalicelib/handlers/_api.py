@@ -1,0 +1,225 @@
+"""The one place where HTTP meets the service: auth, validation, error mapping, JSON.
+
+Every route is declared through `Api.route`, which records its operationId so the
+OpenAPI document can be checked against the code, checks the bearer token and role,
+validates the body and query string with pydantic, and maps domain errors to the
+single error shape `{"error": {"code", "message", "details": [{"field", "problem"}]}}`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache, wraps
+from typing import Any
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib import errors
+from chalicelib.auth import Principal, Role, TokenVerifier
+from chalicelib.settings import get_settings
+
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    operation_id: str
+    roles: frozenset[Role] | None  # None: public
+
+
+OPERATIONS: list[Operation] = []
+
+
+@dataclass
+class RequestContext:
+    principal: Principal | None
+    params: dict[str, str]
+    query: Any = None
+    body: Any = None
+    raw_body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class ApiError(Exception):
+    """An HTTP-level refusal raised inside this layer (content type, size, syntax)."""
+
+    def __init__(self, status: int, code: str, message: str, details: list[errors.FieldProblem] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details or []
+
+
+_DOMAIN_STATUS: list[tuple[type[errors.DomainError], int]] = [
+    (errors.Unauthenticated, 401),
+    (errors.Forbidden, 403),
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.UnsupportedMediaType, 415),
+    (errors.PayloadTooLarge, 413),
+    (errors.ImportRejected, 422),
+    (errors.InvalidInput, 422),
+]
+
+
+def error_body(code: str, message: str, details: Iterable[errors.FieldProblem] = (), **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "code": code,
+        "message": message,
+        "details": [{"field": d.field, "problem": d.problem} for d in details],
+    }
+    body.update(extra)
+    return {"error": body}
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: getattr(value, k) for k in value.__dataclass_fields__}
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, default=json_default, ensure_ascii=False),
+        status_code=status,
+        headers={"Content-Type": JSON, **(headers or {})},
+    )
+
+
+def error_response(status: int, code: str, message: str, details: Iterable[errors.FieldProblem] = (), **extra: Any) -> Response:
+    return json_response(error_body(code, message, details, **extra), status)
+
+
+def _domain_error_response(exc: errors.DomainError) -> Response:
+    status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls)) if any(
+        isinstance(exc, cls) for cls, _ in _DOMAIN_STATUS
+    ) else 400
+    extra = dict(exc.extra)
+    if isinstance(exc, errors.ImportRejected):
+        extra["rows"] = [{"row": r.row, "column": r.column, "problem": r.problem} for r in exc.rows]
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return json_response(error_body(exc.code, exc.message, exc.details, **extra), status, headers)
+
+
+def validation_problems(exc: ValidationError, prefix: str = "") -> list[errors.FieldProblem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        location = ".".join(str(p) for p in err["loc"]) or "(root)"
+        message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        problems.append(errors.FieldProblem(field=f"{prefix}{location}", problem=message))
+    return problems
+
+
+@lru_cache(maxsize=1)
+def _verifier() -> TokenVerifier:
+    s = get_settings()
+    return TokenVerifier(
+        issuer=s.auth_issuer, audience=s.auth_audience, jwks_url=s.auth_jwks_url, local_key_path=s.auth_local_key_path
+    )
+
+
+def reset_caches() -> None:
+    """Tests call this after changing the environment."""
+    _verifier.cache_clear()
+    get_settings.cache_clear()
+
+
+def _parse_json(raw: bytes, model: type[BaseModel]) -> BaseModel:
+    if not raw.strip():
+        raise ApiError(400, "malformed_body", "the request body is empty; a JSON object is expected",
+                       [errors.FieldProblem("(body)", "missing")])
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise ApiError(400, "malformed_body", "the request body is not valid JSON",
+                           [errors.FieldProblem("(body)", "not valid JSON")]) from exc
+        raise ApiError(422, "validation_failed", "the request body is invalid", validation_problems(exc)) from exc
+
+
+def _parse_query(params: dict[str, str] | None, model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(params or {})
+    except ValidationError as exc:
+        raise ApiError(400, "invalid_query", "the query string is invalid", validation_problems(exc, "query.")) from exc
+
+
+class Api:
+    """A Chalice Blueprint whose routes share auth, validation and error handling."""
+
+    def __init__(self, import_name: str):
+        self.blueprint = Blueprint(import_name)
+
+    def route(
+        self,
+        path: str,
+        method: str,
+        *,
+        operation_id: str,
+        roles: Iterable[Role] | None,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        status: int = 200,
+        content_types: list[str] | None = None,
+        raw_body: bool = False,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        allowed = frozenset(roles) if roles is not None else None
+        OPERATIONS.append(Operation(method, path, operation_id, allowed))
+        blueprint = self.blueprint
+        accepted_types = content_types or [JSON]
+
+        def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+            @wraps(view)
+            def handler(**params: str) -> Response:
+                request = blueprint.current_request
+                try:
+                    principal = None
+                    if allowed is not None:
+                        principal = _verifier().verify(request.headers.get("authorization"))
+                        if not principal.has_any(allowed):
+                            raise errors.Forbidden(
+                                f"this action needs one of the roles: {', '.join(sorted(allowed))}",
+                                extra={"required_roles": sorted(allowed)},
+                            )
+                    raw = request.raw_body or b""
+                    limit = get_settings().max_upload_bytes if raw_body else get_settings().max_body_bytes
+                    if len(raw) > limit:
+                        raise ApiError(413, "payload_too_large", f"the request body is larger than {limit} bytes")
+                    ctx = RequestContext(principal=principal, params=params, raw_body=raw,
+                                         headers=dict(request.headers))
+                    if query is not None:
+                        ctx.query = _parse_query(request.query_params, query)
+                    if body is not None:
+                        ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+                        if ctype != JSON:
+                            raise ApiError(415, "unsupported_media_type", f"send the body as {JSON}",
+                                           [errors.FieldProblem("Content-Type", f"'{ctype or 'missing'}' is not {JSON}")])
+                        ctx.body = _parse_json(raw, body)
+                    result = view(ctx, **params)
+                except ApiError as exc:
+                    return error_response(exc.status, exc.code, exc.message, exc.details)
+                except errors.DomainError as exc:
+                    return _domain_error_response(exc)
+                if isinstance(result, Response):
+                    return result
+                return json_response(result, status)
+
+            blueprint.route(path, methods=[method], content_types=accepted_types)(handler)
+            return handler
+
+        return decorate

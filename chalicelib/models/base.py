@@ -1,0 +1,39 @@
+"""Table naming and binding.
+
+Table names carry a stage prefix. Models are bound to their stage's names lazily on the
+first request (`bind_tables`), never at import time, so moto can start first and
+Chalice's test client can set the stage's environment.
+"""
+
+from __future__ import annotations
+
+from pynamodb.models import Model
+
+from chalicelib.settings import get_settings
+
+MODELS: list[type[Model]] = []
+_bound_prefix: str | None = None
+
+
+def register(model: type[Model]) -> type[Model]:
+    model.Meta.base_name = model.Meta.table_name  # type: ignore[attr-defined]
+    MODELS.append(model)
+    return model
+
+
+def bind_tables(prefix: str | None = None) -> None:
+    global _bound_prefix
+    prefix = prefix if prefix is not None else get_settings().table_prefix
+    if prefix == _bound_prefix:
+        return
+    for model in MODELS:
+        model.Meta.table_name = f"{prefix}{model.Meta.base_name}"  # type: ignore[attr-defined]
+        model._connection = None
+    _bound_prefix = prefix
+
+
+def create_all_tables() -> None:
+    """Creates every table from the model definitions (local stage, tests)."""
+    for model in MODELS:
+        if not model.exists():
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)

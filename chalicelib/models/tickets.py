@@ -1,0 +1,113 @@
+"""Tickets (one case per fault, D-S6) and their append-only audit trail.
+
+List access patterns are GSIs ordered by `due_key` (the on-site deadline as ISO text,
+then the ticket id), so "oldest deadline first" is a plain forward Query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.models.base import register
+
+
+def _due_index(name: str, hash_attr: str) -> type[GlobalSecondaryIndex[Any]]:
+    meta = type("Meta", (), {"index_name": name, "projection": AllProjection()})
+    return type(
+        f"TicketsBy{name}",
+        (GlobalSecondaryIndex,),
+        {"Meta": meta, hash_attr: UnicodeAttribute(hash_key=True), "due_key": UnicodeAttribute(range_key=True)},
+    )
+
+
+class TicketsByRef(GlobalSecondaryIndex["TicketModel"]):
+    class Meta:
+        index_name = "by_ref"
+        projection = KeysOnlyProjection()
+
+    ref = UnicodeAttribute(hash_key=True)
+
+
+class TicketsByPublicRef(GlobalSecondaryIndex["TicketModel"]):
+    class Meta:
+        index_name = "by_public_ref"
+        projection = KeysOnlyProjection()
+
+    public_ref = UnicodeAttribute(hash_key=True)
+
+
+class TicketModel(Model):
+    class Meta:
+        table_name = "tickets"
+
+    ticket_id = UnicodeAttribute(hash_key=True)
+    ref = UnicodeAttribute()  # T-2026-000123, for people
+    public_ref = UnicodeAttribute()  # unguessable, for the reporter's progress page
+    contract_id = UnicodeAttribute()
+    school_id = UnicodeAttribute()
+    room_id = UnicodeAttribute(default="")
+    lamp_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    source = UnicodeAttribute()
+    category = UnicodeAttribute()
+    level = NumberAttribute()
+    level_key = UnicodeAttribute()  # level as text: GSI hash keys are strings here
+    level_confirmed = UnicodeAttribute(default="no")
+    description = UnicodeAttribute(default="")
+    photos = ListAttribute(of=UnicodeAttribute, default=list)
+    reporter = JSONAttribute(default=dict)
+    status = UnicodeAttribute()
+    assignee_id = UnicodeAttribute(null=True)
+    owner_id = UnicodeAttribute()  # first-contact responsibility: who took the report
+    reported_at = UTCDateTimeAttribute()
+    response_due = UTCDateTimeAttribute()
+    onsite_due = UTCDateTimeAttribute()
+    due_key = UnicodeAttribute()
+    merged_into = UnicodeAttribute(null=True)
+    eta = UTCDateTimeAttribute(null=True)
+    milestones = JSONAttribute(default=dict)  # action -> ISO time of the first time it happened
+    resolution = JSONAttribute(default=dict)
+    sign_off = JSONAttribute(default=dict)
+    event_count = NumberAttribute(default=0)
+    updated_at = UTCDateTimeAttribute()
+    version = VersionAttribute()
+
+    by_ref = TicketsByRef()
+    by_public_ref = TicketsByPublicRef()
+    by_school = _due_index("by_school", "school_id")()
+    by_assignee = _due_index("by_assignee", "assignee_id")()
+    by_status = _due_index("by_status", "status")()
+    by_level = _due_index("by_level", "level_key")()
+
+
+class TicketEventModel(Model):
+    """Immutable: written once with attribute_not_exists, in the ticket's own transaction."""
+
+    class Meta:
+        table_name = "ticket-events"
+
+    ticket_id = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute(range_key=True)
+    at = UTCDateTimeAttribute()
+    actor = UnicodeAttribute()
+    actor_role = UnicodeAttribute(default="")
+    action = UnicodeAttribute()
+    from_status = UnicodeAttribute(null=True)
+    to_status = UnicodeAttribute()
+    before = JSONAttribute(default=dict)
+    after = JSONAttribute(default=dict)
+    note = UnicodeAttribute(default="")
+
+
+register(TicketModel)
+register(TicketEventModel)

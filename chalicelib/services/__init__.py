@@ -1,0 +1,1 @@
+"""Use cases: each handler calls one function here. Domain rules + model access patterns."""

@@ -1,0 +1,176 @@
+"""Bulk import of a school's equipment list (CSV or XLSX), idempotent by serial.
+
+Rows are validated first and reported as (row, column, problem), rows numbered as a
+spreadsheet shows them (the header is row 1). In `all_or_nothing` mode one bad row
+rejects the file and nothing is written; in `partial` mode the good rows are written.
+Each chunk of 33 lamps (lamp, serial guard, history entry: 99 items) is one
+transaction, so a serial registered concurrently can never be registered twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+
+from pydantic import ValidationError
+
+from chalicelib.auth import Principal
+from chalicelib.domain import assets
+from chalicelib.errors import FieldProblem, ImportRejected, InvalidInput, RowError, UnsupportedMediaType
+from chalicelib.models import access
+from chalicelib.models.access import LampModel, RoomModel, UniqueKeyModel
+from chalicelib.services.ids import utcnow
+from chalicelib.services.registry import build_lamp, contract_warranty, history_entry
+
+CSV_TYPES = ("text/csv", "application/csv")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CONTENT_TYPES = [*CSV_TYPES, XLSX_TYPE]
+MAX_ROWS = 20_000
+LAMPS_PER_TRANSACTION = 33
+
+
+def _read_rows(raw: bytes, content_type: str) -> list[dict[str, str]]:
+    media = content_type.split(";", maxsplit=1)[0].strip().lower()
+    if media in CSV_TYPES:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput("the CSV file must be UTF-8", details=[FieldProblem("(body)", "not UTF-8 text")]) from exc
+        reader = csv.reader(io.StringIO(text))
+        table = [row for row in reader]
+    elif media == XLSX_TYPE:
+        table = _xlsx_table(raw)
+    else:
+        raise UnsupportedMediaType(
+            "send the equipment list as CSV or XLSX",
+            details=[FieldProblem("Content-Type", f"'{media or 'missing'}' is not one of {', '.join(CONTENT_TYPES)}")],
+        )
+    if not table:
+        raise InvalidInput("the file is empty", details=[FieldProblem("(body)", "no header row")])
+    header = [str(h or "").strip().lower().replace(" ", "_") for h in table[0]]
+    missing = [c for c in assets.REQUIRED_IMPORT_COLUMNS if c not in header]
+    if missing:
+        raise InvalidInput("the header row lacks required columns",
+                           details=[FieldProblem(c, "column missing from row 1") for c in missing])
+    rows = []
+    for values in table[1:]:
+        if not any(str(v or "").strip() for v in values):
+            rows.append({})  # blank line: keeps row numbers aligned with the spreadsheet
+            continue
+        rows.append({h: _cell(values[i]) if i < len(values) else "" for i, h in enumerate(header) if h in assets.IMPORT_COLUMNS})
+    if len(rows) > MAX_ROWS:
+        raise InvalidInput(f"at most {MAX_ROWS} rows per import", details=[FieldProblem("(body)", f"{len(rows)} rows")])
+    return rows
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value).strip()
+
+
+def _xlsx_table(raw: bytes) -> list[list[Any]]:
+    import zipfile
+
+    from openpyxl import load_workbook  # deferred: only imports pay for it
+
+    try:
+        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise InvalidInput("the file is not a readable XLSX workbook", details=[FieldProblem("(body)", "not XLSX")]) from exc
+    sheet = book.worksheets[0]
+    return [list(row) for row in sheet.iter_rows(values_only=True)]
+
+
+def _validate(rows: list[dict[str, str]]) -> tuple[list[tuple[int, assets.LampSpec]], list[RowError]]:
+    good: list[tuple[int, assets.LampSpec]] = []
+    problems: list[RowError] = []
+    first_row_of: dict[str, int] = {}
+    for offset, row in enumerate(rows):
+        number = offset + 2
+        if not row:
+            continue
+        try:
+            spec = assets.LampSpec.model_validate({k: v for k, v in row.items() if v != "" or k in assets.REQUIRED_IMPORT_COLUMNS})
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                column = str(err["loc"][0]) if err["loc"] else "(row)"
+                problems.append(RowError(number, column, err["msg"]))
+            continue
+        if spec.serial in first_row_of:
+            problems.append(RowError(number, "serial", f"duplicate of row {first_row_of[spec.serial]}"))
+            continue
+        first_row_of[spec.serial] = number
+        good.append((number, spec))
+    return good, problems
+
+
+def import_lamps(school_id: str, raw: bytes, content_type: str, mode: str, actor: Principal,
+                 now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    school = access.get_school(school_id)
+    rows = _read_rows(raw, content_type)
+    good, problems = _validate(rows)
+
+    owners = access.serial_owners(spec.serial for _, spec in good)
+    existing = access.batch_get_lamps(list(owners.values())) if owners else {}
+    new_specs: list[tuple[int, assets.LampSpec]] = []
+    unchanged = 0
+    for number, spec in good:
+        owner = owners.get(spec.serial)
+        if owner is None:
+            new_specs.append((number, spec))
+        elif existing.get(owner) is not None and existing[owner].school_id != school.school_id:
+            problems.append(RowError(number, "serial", "already registered at another school"))
+        else:
+            unchanged += 1  # idempotent: the same list imported twice registers each lamp once
+    problems.sort(key=lambda p: (p.row, p.column))
+    if problems and mode == "all_or_nothing":
+        raise ImportRejected(problems)
+
+    created = _write(school, new_specs, actor, now) if new_specs else 0
+    return {"mode": mode, "rows": sum(1 for r in rows if r), "created": created, "unchanged": unchanged,
+            "failed": len({p.row for p in problems}),
+            "errors": [{"row": p.row, "column": p.column, "problem": p.problem} for p in problems]}
+
+
+def _write(school: Any, specs: list[tuple[int, assets.LampSpec]], actor: Principal, now: dt.datetime) -> int:
+    warranty = contract_warranty(access.get_contract(school.contract_id))
+    known_rooms = {r.room_id for r in access.query_rooms(school.school_id)}
+    new_rooms = {}
+    for _, spec in specs:
+        if spec.room_id not in known_rooms and spec.room_id not in new_rooms:
+            new_rooms[spec.room_id] = RoomModel(school.school_id, spec.room_id, building=spec.building,
+                                                floor=spec.floor, name=spec.room_id)
+    access.batch_put(new_rooms.values())
+    first_number = access.reserve_numbers(f"asset#{school.school_id}", len(specs))
+    lamps = [build_lamp(spec, school, warranty, first_number + i, now) for i, (_, spec) in enumerate(specs)]
+    created = 0
+    for start in range(0, len(lamps), LAMPS_PER_TRANSACTION):
+        chunk = lamps[start:start + LAMPS_PER_TRANSACTION]
+        try:
+            access.transact(lambda tx, chunk=chunk: _write_chunk(tx, chunk, actor, now))
+            created += len(chunk)
+        except access.TransactWriteError:
+            # A serial in this chunk was registered meanwhile: fall back to one lamp at a time.
+            for lamp in chunk:
+                try:
+                    access.transact(lambda tx, lamp=lamp: _write_chunk(tx, [lamp], actor, now))
+                    created += 1
+                except access.TransactWriteError:
+                    continue
+    return created
+
+
+def _write_chunk(tx: Any, lamps: list[LampModel], actor: Principal, now: dt.datetime) -> None:
+    for lamp in lamps:
+        tx.save(lamp, condition=LampModel.lamp_id.does_not_exist())
+        tx.save(UniqueKeyModel(f"serial#{lamp.serial}", owner_id=lamp.lamp_id), condition=UniqueKeyModel.key.does_not_exist())
+        tx.save(history_entry(lamp.lamp_id, now, "registered", actor=actor.sub,
+                              summary=f"imported into {lamp.room_id} position {lamp.position}"))

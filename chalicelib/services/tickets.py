@@ -1,0 +1,256 @@
+"""Tickets: one case per fault however it was found (D-S6), followed to sign-off (D-O2).
+
+Every change writes the ticket, its audit event and the lamps it touches in one
+transaction; the ticket's VersionAttribute turns a stale write into a 409.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from chalicelib.auth import Principal, Role
+from chalicelib.domain import lifecycle
+from chalicelib.domain.lifecycle import FIELD_ROLES, Status, TicketState, TransitionInput
+from chalicelib.domain.policy import LEVEL_COLOURS, deadlines_for
+from chalicelib.domain.tickets import new_public_ref, ticket_ref
+from chalicelib.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, StaleVersion
+from chalicelib.models import access
+from chalicelib.models.access import LampModel, TicketEventModel, TicketModel
+from chalicelib.schemas import PageQuery, TicketIn, TicketListQuery, TransitionIn
+from chalicelib.services.ids import new_id, utcnow
+from chalicelib.services.paging import decode_cursor, page_view
+from chalicelib.services.registry import contract_policy, history_entry
+
+HISTORY_ACTIONS = {"resolve", "sign_off", "close", "cancel", "merge", "reopen"}
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.datetime) else value
+
+
+def due_key(onsite_due: dt.datetime, ticket_id: str) -> str:
+    return f"{onsite_due.astimezone(dt.UTC).isoformat()}#{ticket_id}"
+
+
+def state_of(ticket: TicketModel) -> TicketState:
+    return TicketState(status=Status(ticket.status), level=int(ticket.level), assignee_id=ticket.assignee_id,
+                       reported_at=ticket.reported_at, ticket_id=ticket.ticket_id, milestones=dict(ticket.milestones))
+
+
+def ticket_view(t: TicketModel, actor: Principal | None = None) -> dict[str, Any]:
+    milestones = dict(t.milestones)
+    acknowledged = milestones.get("acknowledged_at")
+    on_site = milestones.get("on_site_at")
+    view = {
+        "ticket_id": t.ticket_id, "ref": t.ref, "public_ref": t.public_ref, "version": t.version,
+        "status": t.status, "source": t.source, "category": t.category,
+        "level": int(t.level), "colour": LEVEL_COLOURS[int(t.level)], "level_confirmed": t.level_confirmed == "yes",
+        "school_id": t.school_id, "room_id": t.room_id or None, "lamp_ids": list(t.lamp_ids),
+        "description": t.description, "photos": list(t.photos), "reporter": t.reporter,
+        "assignee_id": t.assignee_id, "owner_id": t.owner_id, "merged_into": t.merged_into,
+        "reported_at": t.reported_at, "response_due": t.response_due, "onsite_due": t.onsite_due, "eta": t.eta,
+        "milestones": milestones, "resolution": t.resolution or None, "sign_off": t.sign_off or None,
+        "sla": {
+            "response_met": None if acknowledged is None else dt.datetime.fromisoformat(acknowledged) <= t.response_due,
+            "onsite_met": None if on_site is None else dt.datetime.fromisoformat(on_site) <= t.onsite_due,
+        },
+        "updated_at": t.updated_at,
+    }
+    if actor is not None:
+        view["allowed_actions"] = lifecycle.allowed_actions(state_of(t), actor)
+    return view
+
+
+def event_view(e: TicketEventModel) -> dict[str, Any]:
+    return {"seq": int(e.seq), "at": e.at, "actor": e.actor, "actor_role": e.actor_role, "action": e.action,
+            "from_status": e.from_status, "to_status": e.to_status, "before": e.before, "after": e.after, "note": e.note}
+
+
+def _event(ticket: TicketModel, seq: int, now: dt.datetime, actor: Principal, action: str, from_status: str | None,
+           before: dict[str, Any], after: dict[str, Any], note: str = "") -> TicketEventModel:
+    return TicketEventModel(ticket.ticket_id, seq, at=now, actor=actor.sub, actor_role=actor.primary_role,
+                            action=action, from_status=from_status, to_status=ticket.status,
+                            before=before, after=after, note=note)
+
+
+def _can_read(ticket: TicketModel, actor: Principal) -> None:
+    if actor.roles <= FIELD_ROLES and ticket.assignee_id != actor.sub:
+        raise Forbidden("engineers see the tickets assigned to them")
+
+
+def create_ticket(body: TicketIn, actor: Principal, now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    school = access.get_school(body.school_id)
+    policy = contract_policy(access.get_contract(school.contract_id))
+    room_id = body.room_id or ""
+    lamps = access.batch_get_lamps(body.lamp_ids) if body.lamp_ids else {}
+    problems = []
+    for index, lamp_id in enumerate(body.lamp_ids):
+        lamp = lamps.get(lamp_id)
+        if lamp is None:
+            problems.append(FieldProblem(f"lamp_ids.{index}", f"lamp '{lamp_id}' does not exist"))
+        elif lamp.school_id != school.school_id:
+            problems.append(FieldProblem(f"lamp_ids.{index}", "belongs to another school"))
+        elif lamp.successor_id:
+            problems.append(FieldProblem(f"lamp_ids.{index}", f"was replaced by '{lamp.successor_id}'"))
+        elif room_id and lamp.room_id != room_id:
+            problems.append(FieldProblem(f"lamp_ids.{index}", f"is in room '{lamp.room_id}', not '{room_id}'"))
+        else:
+            room_id = room_id or lamp.room_id
+    if problems:
+        raise InvalidInput("the ticket's lamps are invalid", details=problems)
+    if len(set(body.lamp_ids)) != len(body.lamp_ids):
+        raise InvalidInput("a lamp is listed twice", details=[FieldProblem("lamp_ids", "duplicates")])
+
+    level = body.level or policy.default_level
+    due = deadlines_for(policy, level, now)
+    ticket_id = new_id("t")
+    number = access.reserve_numbers(f"ticket#{now.year}")
+    ticket = TicketModel(
+        ticket_id, ref=ticket_ref(now.year, number), public_ref=new_public_ref(), contract_id=school.contract_id,
+        school_id=school.school_id, room_id=room_id, lamp_ids=list(body.lamp_ids), source=body.source.value,
+        category=body.category.value, level=level, level_key=str(level),
+        level_confirmed="yes" if body.level else "no", description=body.description,
+        reporter=body.reporter.model_dump(), status=Status.REPORTED.value, owner_id=actor.sub,
+        reported_at=now, response_due=due.response_due, onsite_due=due.onsite_due,
+        due_key=due_key(due.onsite_due, ticket_id), milestones={}, event_count=1, updated_at=now,
+    )
+    event = _event(ticket, 1, now, actor, "create", None, {},
+                   {"status": ticket.status, "level": level, "category": ticket.category, "source": ticket.source})
+
+    def write(tx: Any) -> None:
+        tx.save(ticket)
+        tx.save(event, condition=TicketEventModel.seq.does_not_exist())
+        for lamp in lamps.values():
+            tx.update(lamp, actions=[LampModel.open_tickets.add(1)], condition=LampModel.successor_id.does_not_exist())
+            tx.save(history_entry(lamp.lamp_id, now, "ticket_opened", ref=ticket.ref, actor=actor.sub,
+                                  summary=f"{ticket.category}: {ticket.description[:120]}",
+                                  data={"ticket_id": ticket_id, "level": level}))
+
+    try:
+        access.transact(write)
+    except access.TransactWriteError as exc:
+        raise Conflict("a lamp of this ticket was replaced meanwhile; reload and retry") from exc
+    return ticket_view(ticket, actor)
+
+
+def get_ticket(ticket_id: str, actor: Principal) -> dict[str, Any]:
+    ticket = _find(ticket_id)
+    _can_read(ticket, actor)
+    return ticket_view(ticket, actor)
+
+
+def _find(ticket_id_or_ref: str) -> TicketModel:
+    if ticket_id_or_ref.startswith("T-"):
+        return access.find_ticket_by_ref(ticket_id_or_ref)
+    return access.get_ticket(ticket_id_or_ref)
+
+
+def list_tickets(query: TicketListQuery, actor: Principal) -> dict[str, Any]:
+    """Oldest on-site deadline first. One key picks the index; the others filter the same Query."""
+    if actor.roles <= FIELD_ROLES:
+        if query.assignee_id not in (None, actor.sub):
+            raise Forbidden("engineers list the tickets assigned to them")
+        query = query.model_copy(update={"assignee_id": actor.sub})
+    keys = [("by_assignee", "assignee_id", query.assignee_id), ("by_school", "school_id", query.school_id),
+            ("by_status", "status", query.status),
+            ("by_level", "level_key", None if query.level is None else str(query.level))]
+    chosen = next(((index, attr, value) for index, attr, value in keys if value is not None), None)
+    if chosen is None:
+        raise InvalidInput("say which tickets to list", details=[
+            FieldProblem("query", "give at least one of school_id, assignee_id, status, level")])
+    index, _, value = chosen
+    condition = None
+    for other_index, attr, other_value in keys:
+        if other_value is not None and other_index != index:
+            clause = getattr(TicketModel, attr) == other_value
+            condition = clause if condition is None else condition & clause
+    page = access.query_tickets(index, value, filter_condition=condition, limit=query.limit,
+                                cursor=decode_cursor(query.cursor))
+    return page_view([ticket_view(t) for t in page.items], page.next_key)
+
+
+def list_ticket_events(ticket_id: str, query: PageQuery, actor: Principal) -> dict[str, Any]:
+    ticket = _find(ticket_id)
+    _can_read(ticket, actor)
+    page = access.query_ticket_events(ticket.ticket_id, query.limit, decode_cursor(query.cursor))
+    return page_view([event_view(e) for e in page.items], page.next_key)
+
+
+def _check_assignee(user_id: str) -> None:
+    try:
+        user = access.get_user(user_id)
+    except NotFound as exc:
+        raise InvalidInput("no such user", details=[FieldProblem("assignee_id", f"user '{user_id}' does not exist")]) from exc
+    if not user.active or user.role not in (Role.ENGINEER, Role.EXPERT):
+        raise InvalidInput("tickets are assigned to active engineers or line-2 experts",
+                           details=[FieldProblem("assignee_id", f"user '{user_id}' is a {user.role}")])
+
+
+def _check_merge_target(ticket: TicketModel, target_id: str) -> None:
+    try:
+        target = _find(target_id)
+    except NotFound as exc:
+        raise InvalidInput("no such ticket", details=[FieldProblem("merge_into", f"ticket '{target_id}' does not exist")]) from exc
+    if target.ticket_id == ticket.ticket_id:
+        raise InvalidInput("a ticket cannot be merged into itself", details=[FieldProblem("merge_into", "same ticket")])
+    if target.school_id != ticket.school_id:
+        raise InvalidInput("duplicates are merged within one school", details=[FieldProblem("merge_into", "another school")])
+    if Status(target.status) in lifecycle.FINAL_STATES:
+        raise Conflict(f"ticket '{target.ref}' is {target.status}; merge into an open ticket",
+                       extra={"merge_into_status": target.status})
+
+
+def transition_ticket(ticket_id: str, body: TransitionIn, actor: Principal, now: dt.datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    ticket = _find(ticket_id)
+    if body.version != ticket.version:
+        raise StaleVersion(f"the ticket has changed since version {body.version}; reload it",
+                           extra={"current_version": ticket.version, "current_status": ticket.status})
+    request = TransitionInput(**{**body.model_dump(exclude={"version"}), "category": body.category.value if body.category else None})
+    policy = contract_policy(access.get_contract(ticket.contract_id)) if body.action in ("triage", "change_level") else None
+    plan = lifecycle.plan_transition(state_of(ticket), request, actor, policy, now)  # type: ignore[arg-type]
+    if plan.action == "assign":
+        _check_assignee(body.assignee_id or "")
+    if plan.action == "merge":
+        _check_merge_target(ticket, body.merge_into or "")
+        plan.changes["merged_into"] = _find(body.merge_into or "").ticket_id
+
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for field, value in plan.changes.items():
+        if field == "level_confirmed":
+            value = "yes" if value else "no"
+        old = getattr(ticket, field)
+        if old != value:
+            before[field], after[field] = _iso(old), _iso(value)
+        setattr(ticket, field, value)
+    if "level" in plan.changes:
+        ticket.level_key = str(ticket.level)
+    if "onsite_due" in plan.changes:
+        ticket.due_key = due_key(ticket.onsite_due, ticket.ticket_id)
+    ticket.updated_at = now
+    seq = int(ticket.event_count) + 1
+    ticket.event_count = seq
+    event = _event(ticket, seq, now, actor, plan.action, plan.from_status.value, before, after, body.note)
+    lamps = access.batch_get_lamps(ticket.lamp_ids) if (plan.lamp_count_delta or plan.action in HISTORY_ACTIONS) and ticket.lamp_ids else {}
+
+    def write(tx: Any) -> None:
+        tx.save(ticket)  # VersionAttribute: condition version == read version, then +1
+        tx.save(event, condition=TicketEventModel.seq.does_not_exist())
+        for lamp in lamps.values():
+            if plan.lamp_count_delta:
+                tx.update(lamp, actions=[LampModel.open_tickets.add(plan.lamp_count_delta)])
+            if plan.action in HISTORY_ACTIONS:
+                tx.save(history_entry(lamp.lamp_id, now, f"ticket_{plan.action}", ref=ticket.ref, actor=actor.sub,
+                                      summary=body.note or plan.action.replace("_", " "),
+                                      data={"ticket_id": ticket.ticket_id, "status": ticket.status}))
+
+    try:
+        access.transact(write)
+    except access.TransactWriteError as exc:
+        current = access.get_ticket(ticket.ticket_id)
+        raise StaleVersion("the ticket was changed by someone else meanwhile; reload it",
+                           extra={"current_version": current.version, "current_status": current.status}) from exc
+    return ticket_view(ticket, actor)

@@ -1,0 +1,1 @@
+"""Developer tooling: local run command, tokens, snapshots, demo data, benchmark. Not deployed."""
