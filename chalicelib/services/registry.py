@@ -18,6 +18,7 @@ from chalicelib.models.access import (
     SchoolModel,
     UniqueKeyModel,
 )
+from chalicelib.models.registry import ContactAttribute
 from chalicelib.schemas import ContractIn, LampIn, LampReplacementIn, PageQuery, SchoolIn, SchoolListQuery
 from chalicelib.services.ids import new_id, utcnow
 from chalicelib.services.paging import decode_cursor, page_view
@@ -99,7 +100,7 @@ def create_school(body: SchoolIn, now: dt.datetime | None = None) -> dict[str, A
         school_id, contract_id=body.contract_id, code=body.code, name=body.name,
         name_key=f"{body.name.casefold()}#{school_id}", address=body.address,
         latitude=body.latitude, longitude=body.longitude,
-        contacts=[c.model_dump() for c in body.contacts], hazards=body.hazards, created_at=now or utcnow(),
+        contacts=[ContactAttribute(**c.model_dump()) for c in body.contacts], hazards=body.hazards, created_at=now or utcnow(),
     )
     code_guard = UniqueKeyModel(f"school-code#{body.code.upper()}", owner_id=school_id)
 
