@@ -27,7 +27,8 @@ class CallLog:
 
 _lock = threading.Lock()
 _active: list[CallLog] = []
-_original = BaseClient._make_api_call
+_botocore_call = BaseClient._make_api_call
+_original = _botocore_call  # what the recorder forwards to
 _allow_scan = threading.local()
 
 
@@ -61,7 +62,7 @@ def record_calls() -> Iterator[CallLog]:
 def _scan_refusing_call(self: BaseClient, operation_name: str, api_params: Any) -> Any:
     if operation_name == "Scan" and not getattr(_allow_scan, "on", False):
         raise ScanForbidden(f"DynamoDB Scan on {api_params.get('TableName')} inside a request path")
-    return _original(self, operation_name, api_params)
+    return _botocore_call(self, operation_name, api_params)
 
 
 def forbid_scans_in_process() -> None:
