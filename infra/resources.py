@@ -1,0 +1,98 @@
+"""Cloud resources beside the Lambda functions, generated from the model definitions.
+
+`python -m infra.resources` writes infra/resources.json, a CloudFormation fragment that
+`chalice package --merge-template infra/resources.json` merges into the deployment:
+every DynamoDB table and index exactly as the pynamodb models declare them, the photo
+bucket, the notification topic and the Cognito user pool with one group per role.
+A unit test fails when the committed file and the models disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from chalicelib.auth import Role
+from chalicelib.models.all import MODELS
+
+OUTPUT = Path(__file__).with_name("resources.json")
+
+
+def _logical_id(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]", name) if part)
+
+
+def _key_schema(keys: list[dict[str, str]]) -> list[dict[str, str]]:
+    return sorted(({"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]} for k in keys),
+                  key=lambda k: k["KeyType"] != "HASH")
+
+
+def table_resource(model: Any) -> dict[str, Any]:
+    schema = model._get_schema()
+    definitions = {d["AttributeName"]: d["AttributeType"] for d in schema["attribute_definitions"]}
+    properties: dict[str, Any] = {
+        "TableName": {"Fn::Sub": f"${{Stage}}-{model.Meta.base_name}"},
+        "BillingMode": "PAY_PER_REQUEST",
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True},
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in sorted(definitions.items())],
+        "KeySchema": _key_schema(schema["key_schema"]),
+    }
+    if schema["global_secondary_indexes"]:
+        properties["GlobalSecondaryIndexes"] = [
+            {"IndexName": gsi["index_name"], "KeySchema": _key_schema(gsi["key_schema"]),
+             "Projection": gsi["projection"]}
+            for gsi in sorted(schema["global_secondary_indexes"], key=lambda g: g["index_name"])
+        ]
+    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "Properties": properties}
+
+
+def build() -> dict[str, Any]:
+    resources: dict[str, Any] = {
+        f"{_logical_id(m.Meta.base_name)}Table": table_resource(m) for m in MODELS  # type: ignore[attr-defined]
+    }
+    resources["PhotoBucket"] = {
+        "Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
+        "Properties": {"BucketName": {"Fn::Sub": "lampcare-${Stage}-photos"},
+                       "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                                          "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+                       "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                           {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}},
+    }
+    resources["NotifyTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Fn::Sub": "lampcare-${Stage}-notify"}}}
+    resources["UserPool"] = {
+        "Type": "AWS::Cognito::UserPool",
+        "Properties": {"UserPoolName": {"Fn::Sub": "lampcare-${Stage}"}, "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
+                       "UsernameAttributes": ["phone_number", "email"], "MfaConfiguration": "OPTIONAL",
+                       "EnabledMfas": ["SOFTWARE_TOKEN_MFA"]},
+    }
+    resources["UserPoolClient"] = {
+        "Type": "AWS::Cognito::UserPoolClient",
+        "Properties": {"UserPoolId": {"Ref": "UserPool"}, "GenerateSecret": False,
+                       "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]},
+    }
+    for role in Role:
+        resources[f"Group{_logical_id(role.value)}"] = {
+            "Type": "AWS::Cognito::UserPoolGroup",
+            "Properties": {"UserPoolId": {"Ref": "UserPool"}, "GroupName": role.value},
+        }
+    return {
+        "Parameters": {"Stage": {"Type": "String", "Default": "prod", "AllowedPattern": "^[a-z0-9-]+$"}},
+        "Resources": resources,
+        "Outputs": {
+            "UserPoolIssuer": {"Value": {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}},
+            "UserPoolClientId": {"Value": {"Ref": "UserPoolClient"}},
+            "NotifyTopicArn": {"Value": {"Ref": "NotifyTopic"}},
+        },
+    }
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    OUTPUT.write_text(render())
+    print(f"wrote {OUTPUT}")
