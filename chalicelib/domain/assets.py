@@ -6,7 +6,7 @@ import datetime as dt
 import secrets
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -36,7 +36,7 @@ def asset_no(school_code: str, number: int) -> str:
 class LampSpec(BaseModel):
     """One lamp as registered by hand or by an equipment-list row (D-A1)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     room_id: Code
     position: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
@@ -49,11 +49,15 @@ class LampSpec(BaseModel):
     building: OptionalText = ""
     floor: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10)] = ""
 
-    @model_validator(mode="after")
-    def _accepted_after_installed(self) -> LampSpec:
-        if self.accepted_on < self.installed_on:
+    @field_validator("accepted_on")
+    @classmethod
+    def _accepted_after_installed(cls, value: dt.date, info: ValidationInfo) -> dt.date:
+        # A field validator (not a model validator) so that the error names the column: an import
+        # report and a 422 then say "accepted_on", not an anonymous whole-row problem.
+        installed_on = info.data.get("installed_on")
+        if installed_on is not None and value < installed_on:
             raise ValueError("accepted_on cannot be before installed_on")
-        return self
+        return value
 
 
 IMPORT_COLUMNS = ["room_id", "building", "floor", "position", "model", "serial", "batch", "configuration",

@@ -15,7 +15,7 @@ LEVEL_COLOURS = {4: "red", 3: "orange", 2: "yellow", 1: "blue"}
 
 
 class LevelTerms(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     response_minutes: int = Field(ge=0)
     onsite_minutes: int = Field(gt=0)
@@ -25,7 +25,7 @@ class LevelTerms(BaseModel):
 class ServicePolicy(BaseModel):
     """Deadlines per fault level. 7 x 24: no business-hours pause (DOMAIN D-S)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     levels: dict[int, LevelTerms]
     default_level: int = Field(default=2, ge=1, le=4)  # provisional level until triage confirms one
@@ -39,7 +39,7 @@ class ServicePolicy(BaseModel):
 
 
 class WarrantyTerms(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     years: float = Field(default=5, gt=0, le=30)  # D-W1, counted from acceptance
     component_years: dict[str, float] = Field(default_factory=dict)  # e.g. {"electrical": 1.5}

@@ -51,6 +51,34 @@ def _get(model: type[T], *key: Any, what: str) -> T:
         raise NotFound(f"{what} '{key[-1]}' does not exist") from exc
 
 
+def _cursor(cursor: dict[str, Any] | None, model: type[Model], index: Any = None, hash_value: str | None = None) -> dict[str, Any] | None:
+    """Refuses a cursor that is not a key of this list before DynamoDB sees it.
+
+    DynamoDB answers a foreign ExclusiveStartKey with a ValidationException, but a cursor with the
+    wrong attribute names or value types can fail in the client or the emulator instead (a 500).
+    """
+    if cursor is None:
+        return None
+    attrs = [model._hash_key_attribute(), model._range_key_attribute()]
+    if index is not None:
+        index_attrs = [a for a in type(index).Meta.attributes.values() if a.is_hash_key or a.is_range_key]
+        attrs += index_attrs
+        query_hash = next(a for a in index_attrs if a.is_hash_key)
+    else:
+        query_hash = attrs[0]
+    expected = {a.attr_name: a.attr_type for a in attrs if a is not None}
+    valid = set(cursor) == set(expected) and all(
+        isinstance(cursor[name], dict) and set(cursor[name]) == {kind} and isinstance(cursor[name][kind], str)
+        for name, kind in expected.items()
+    )
+    if valid and hash_value is not None:
+        valid = cursor[query_hash.attr_name] == {query_hash.attr_type: hash_value}
+    if not valid:
+        raise InvalidInput("the cursor does not belong to this list",
+                           details=[FieldProblem("query.cursor", "not valid for this list")])
+    return cursor
+
+
 def _page(query: Any) -> Page[Any]:
     try:
         items = list(query)
@@ -105,7 +133,9 @@ def put_new(item: Model, *, conflict_message: str) -> None:
 def query_schools(contract_id: str | None, limit: int, cursor: dict[str, Any] | None) -> Page[SchoolModel]:
     bind_tables()
     if contract_id:
+        cursor = _cursor(cursor, SchoolModel, SchoolModel.by_contract, contract_id)
         return _page(SchoolModel.by_contract.query(contract_id, limit=limit, last_evaluated_key=cursor))
+    cursor = _cursor(cursor, SchoolModel, SchoolModel.by_name, "school")
     return _page(SchoolModel.by_name.query("school", limit=limit, last_evaluated_key=cursor))
 
 
@@ -140,6 +170,7 @@ def find_lamp_by_qr_token(token: str) -> LampModel:
 def query_lamps_in_school(school_id: str, room_id: str | None, limit: int, cursor: dict[str, Any] | None) -> Page[LampModel]:
     bind_tables()
     condition = LampModel.location_key.startswith(f"{room_id}#") if room_id else None
+    cursor = _cursor(cursor, LampModel, LampModel.by_location, school_id)
     return _page(LampModel.by_location.query(school_id, condition, limit=limit, last_evaluated_key=cursor))
 
 
@@ -151,6 +182,7 @@ def all_lamps_in_school(school_id: str, room_id: str | None = None) -> list[Lamp
 
 def query_lamp_history(lamp_id: str, limit: int, cursor: dict[str, Any] | None) -> Page[LampHistoryModel]:
     bind_tables()
+    cursor = _cursor(cursor, LampHistoryModel, hash_value=lamp_id)
     return _page(LampHistoryModel.query(lamp_id, limit=limit, last_evaluated_key=cursor))
 
 
@@ -196,11 +228,13 @@ def find_ticket_by_ref(ref: str) -> TicketModel:
 def query_tickets(index: str, key: str, *, filter_condition: Any, limit: int, cursor: dict[str, Any] | None) -> Page[TicketModel]:
     bind_tables()
     gsi = getattr(TicketModel, index)
+    cursor = _cursor(cursor, TicketModel, gsi, key)
     return _page(gsi.query(key, filter_condition=filter_condition, limit=limit, last_evaluated_key=cursor))
 
 
 def query_ticket_events(ticket_id: str, limit: int, cursor: dict[str, Any] | None) -> Page[TicketEventModel]:
     bind_tables()
+    cursor = _cursor(cursor, TicketEventModel, hash_value=ticket_id)
     return _page(TicketEventModel.query(ticket_id, limit=limit, last_evaluated_key=cursor))
 
 
