@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from chalicelib.domain.assets import Code, LampSpec, OptionalText, Text
 from chalicelib.domain.lifecycle import ACTIONS
-from chalicelib.domain.policy import DEFAULT_POLICY, DEFAULT_WARRANTY, ServicePolicy, WarrantyTerms
+from chalicelib.domain.policy import ServicePolicy, WarrantyTerms, default_policy
 from chalicelib.domain.tickets import MAX_LAMPS_PER_TICKET, Category, Source
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -31,8 +31,8 @@ class ContractIn(Strict):
     code: Code
     name: Text
     customer: OptionalText = ""
-    policy: ServicePolicy = DEFAULT_POLICY
-    warranty: WarrantyTerms = DEFAULT_WARRANTY
+    policy: ServicePolicy = Field(default_factory=default_policy)
+    warranty: WarrantyTerms = Field(default_factory=WarrantyTerms)
 
 
 class Contact(Strict):

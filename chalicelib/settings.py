@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import __version__
 
 
 class Settings(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built at the first request, not at import
+
     stage: str = Field(min_length=1)
     table_prefix: str = Field(min_length=1)
     photo_bucket: str = Field(min_length=1)

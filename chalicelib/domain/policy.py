@@ -7,6 +7,7 @@ contract's policy, measured from the moment the fault was reported (D-S3).
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -47,15 +48,17 @@ class WarrantyTerms(BaseModel):
     repeat_failure_replacement_after: int = Field(default=2, ge=1)  # D-W4
 
 
-DEFAULT_POLICY = ServicePolicy(
-    levels={
-        4: LevelTerms(response_minutes=0, onsite_minutes=10, notify_roles=["parts_manager", "project_lead", "manager"]),
-        3: LevelTerms(response_minutes=10, onsite_minutes=20, notify_roles=["parts_manager", "project_lead"]),
-        2: LevelTerms(response_minutes=20, onsite_minutes=40, notify_roles=["parts_manager"]),
-        1: LevelTerms(response_minutes=30, onsite_minutes=60, notify_roles=[]),
-    }
-)
-DEFAULT_WARRANTY = WarrantyTerms()
+@lru_cache(maxsize=1)
+def default_policy() -> ServicePolicy:
+    """DOMAIN's fault-level table. Built on first use: building pydantic models costs cold start."""
+    return ServicePolicy(
+        levels={
+            4: LevelTerms(response_minutes=0, onsite_minutes=10, notify_roles=["parts_manager", "project_lead", "manager"]),
+            3: LevelTerms(response_minutes=10, onsite_minutes=20, notify_roles=["parts_manager", "project_lead"]),
+            2: LevelTerms(response_minutes=20, onsite_minutes=40, notify_roles=["parts_manager"]),
+            1: LevelTerms(response_minutes=30, onsite_minutes=60, notify_roles=[]),
+        }
+    )
 
 
 class Deadlines(BaseModel):

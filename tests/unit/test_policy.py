@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.domain.policy import DEFAULT_POLICY, ServicePolicy, deadlines_for, in_warranty, warranty_end
+from chalicelib.domain.policy import ServicePolicy, deadlines_for, default_policy, in_warranty, warranty_end
 
 REPORTED = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 
@@ -15,19 +15,19 @@ REPORTED = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
     [(4, 0, 10), (3, 10, 20), (2, 20, 40), (1, 30, 60)],
 )
 def test_default_policy_matches_the_domain_table(level, response, onsite):
-    due = deadlines_for(DEFAULT_POLICY, level, REPORTED)
+    due = deadlines_for(default_policy(), level, REPORTED)
     assert due.response_due == REPORTED + dt.timedelta(minutes=response)
     assert due.onsite_due == REPORTED + dt.timedelta(minutes=onsite)
 
 
 def test_deadlines_run_through_the_night_seven_by_twenty_four():
     late = dt.datetime(2026, 11, 24, 23, 55, tzinfo=dt.UTC)
-    assert deadlines_for(DEFAULT_POLICY, 4, late).onsite_due == dt.datetime(2026, 11, 25, 0, 5, tzinfo=dt.UTC)
+    assert deadlines_for(default_policy(), 4, late).onsite_due == dt.datetime(2026, 11, 25, 0, 5, tzinfo=dt.UTC)
 
 
 def test_a_policy_must_define_every_level():
     with pytest.raises(ValidationError, match="levels 1, 2, 3 and 4"):
-        ServicePolicy(levels={4: DEFAULT_POLICY.levels[4]})
+        ServicePolicy(levels={4: default_policy().levels[4]})
 
 
 def test_five_year_warranty_counts_from_acceptance():
