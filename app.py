@@ -10,11 +10,11 @@ from chalice import Chalice, Response
 
 from chalicelib.handlers import health, registry, tickets
 from chalicelib.handlers._api import error_body, json_response
+from chalicelib.media_types import PDF, XLSX_TYPE
 from chalicelib.observability import logger, start_tracing_in_lambda
 
 app = Chalice(app_name="lampcare")
-app.api.binary_types.extend(["application/pdf", "application/octet-stream",
-                             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"])
+app.api.binary_types.extend([PDF, XLSX_TYPE, "application/octet-stream"])
 
 _CHALICE_CODES = {
     "BadRequestError": "bad_request",

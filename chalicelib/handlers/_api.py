@@ -14,16 +14,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache, wraps
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ValidationError
 
 from chalicelib import errors
 from chalicelib.auth import Principal, Role, TokenVerifier
 from chalicelib.settings import get_settings
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
 JSON = "application/json"
+# Request schemas are named, not imported: pydantic loads on the first request that validates.
+SCHEMA_MODULE = "chalicelib.schemas"
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,14 @@ class Operation:
     path: str
     operation_id: str
     roles: frozenset[Role] | None  # None: public
+    body: str | None = None  # schema name in chalicelib.schemas
+    query: str | None = None
+    raw_body_types: tuple[str, ...] = ()
+
+
+def schema(name: str) -> type[BaseModel]:
+    cls: type[BaseModel] = getattr(import_module(SCHEMA_MODULE), name)
+    return cls
 
 
 OPERATIONS: list[Operation] = []
@@ -84,7 +97,7 @@ def json_default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, BaseModel):
+    if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     if isinstance(value, set | frozenset):
         return sorted(value)
@@ -140,6 +153,8 @@ def reset_caches() -> None:
 
 
 def _parse_json(raw: bytes, model: type[BaseModel]) -> BaseModel:
+    from pydantic import ValidationError
+
     if not raw.strip():
         raise ApiError(400, "malformed_body", "the request body is empty; a JSON object is expected",
                        [errors.FieldProblem("(body)", "missing")])
@@ -153,6 +168,8 @@ def _parse_json(raw: bytes, model: type[BaseModel]) -> BaseModel:
 
 
 def _parse_query(params: dict[str, str] | None, model: type[BaseModel]) -> BaseModel:
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(params or {})
     except ValidationError as exc:
@@ -172,14 +189,15 @@ class Api:
         *,
         operation_id: str,
         roles: Iterable[Role] | None,
-        body: type[BaseModel] | None = None,
-        query: type[BaseModel] | None = None,
+        body: str | None = None,
+        query: str | None = None,
         status: int = 200,
         content_types: list[str] | None = None,
         raw_body: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         allowed = frozenset(roles) if roles is not None else None
-        OPERATIONS.append(Operation(method, path, operation_id, allowed))
+        OPERATIONS.append(Operation(method, path, operation_id, allowed, body, query,
+                                    tuple(content_types or ()) if raw_body else ()))
         blueprint = self.blueprint
         accepted_types = content_types or [JSON]
 
@@ -203,13 +221,13 @@ class Api:
                     ctx = RequestContext(principal=principal, params=params, raw_body=raw,
                                          headers=dict(request.headers))
                     if query is not None:
-                        ctx.query = _parse_query(request.query_params, query)
+                        ctx.query = _parse_query(request.query_params, schema(query))
                     if body is not None:
                         ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
                         if ctype != JSON:
                             raise ApiError(415, "unsupported_media_type", f"send the body as {JSON}",
                                            [errors.FieldProblem("Content-Type", f"'{ctype or 'missing'}' is not {JSON}")])
-                        ctx.body = _parse_json(raw, body)
+                        ctx.body = _parse_json(raw, schema(body))
                     result = view(ctx, **params)
                 except ApiError as exc:
                     return error_response(exc.status, exc.code, exc.message, exc.details)

@@ -8,18 +8,12 @@ from chalice import Response
 
 from chalicelib.auth import Role
 from chalicelib.handlers._api import Api, RequestContext
-from chalicelib.schemas import (
-    ContractIn,
-    ImportQuery,
-    LabelsQuery,
-    LampIn,
-    LampListQuery,
-    LampReplacementIn,
-    PageQuery,
-    SchoolIn,
-    SchoolListQuery,
-)
-from chalicelib.services import imports, labels, registry
+from chalicelib.lazy import lazy_module
+from chalicelib.media_types import EQUIPMENT_LIST_TYPES, PDF
+
+imports = lazy_module("chalicelib.services.imports")
+labels = lazy_module("chalicelib.services.labels")
+registry = lazy_module("chalicelib.services.registry")
 
 api = Api(__name__)
 
@@ -28,7 +22,7 @@ REGISTRARS = [Role.ADMIN, Role.DISPATCHER, Role.PROJECT_LEAD]
 STAFF = list(Role)
 
 
-@api.route("/contracts", "POST", operation_id="createContract", roles=ADMINS, body=ContractIn, status=201)
+@api.route("/contracts", "POST", operation_id="createContract", roles=ADMINS, body="ContractIn", status=201)
 def create_contract(ctx: RequestContext) -> Any:
     return registry.create_contract(ctx.body)
 
@@ -38,12 +32,12 @@ def get_contract(ctx: RequestContext, contract_id: str) -> Any:
     return registry.get_contract(contract_id)
 
 
-@api.route("/schools", "POST", operation_id="createSchool", roles=ADMINS, body=SchoolIn, status=201)
+@api.route("/schools", "POST", operation_id="createSchool", roles=ADMINS, body="SchoolIn", status=201)
 def create_school(ctx: RequestContext) -> Any:
     return registry.create_school(ctx.body)
 
 
-@api.route("/schools", "GET", operation_id="listSchools", roles=STAFF, query=SchoolListQuery)
+@api.route("/schools", "GET", operation_id="listSchools", roles=STAFF, query="SchoolListQuery")
 def list_schools(ctx: RequestContext) -> Any:
     return registry.list_schools(ctx.query)
 
@@ -53,26 +47,26 @@ def get_school(ctx: RequestContext, school_id: str) -> Any:
     return registry.get_school(school_id)
 
 
-@api.route("/schools/{school_id}/lamps", "GET", operation_id="listSchoolLamps", roles=STAFF, query=LampListQuery)
+@api.route("/schools/{school_id}/lamps", "GET", operation_id="listSchoolLamps", roles=STAFF, query="LampListQuery")
 def list_school_lamps(ctx: RequestContext, school_id: str) -> Any:
     return registry.list_lamps(school_id, ctx.query.room_id, ctx.query)
 
 
 @api.route("/schools/{school_id}/lamps/import", "POST", operation_id="importLamps", roles=REGISTRARS,
-           query=ImportQuery, raw_body=True, content_types=[*imports.CONTENT_TYPES, "application/json"])
+           query="ImportQuery", raw_body=True, content_types=[*EQUIPMENT_LIST_TYPES, "application/json"])
 def import_lamps(ctx: RequestContext, school_id: str) -> Any:
     content_type = ctx.headers.get("content-type", "")
     return imports.import_lamps(school_id, ctx.raw_body, content_type, ctx.query.mode, ctx.principal)
 
 
-@api.route("/schools/{school_id}/qr-labels", "GET", operation_id="getQrLabels", roles=REGISTRARS, query=LabelsQuery)
+@api.route("/schools/{school_id}/qr-labels", "GET", operation_id="getQrLabels", roles=REGISTRARS, query="LabelsQuery")
 def get_qr_labels(ctx: RequestContext, school_id: str) -> Any:
     pdf, filename = labels.label_sheet(school_id, ctx.query.room_id)
     return Response(body=pdf, status_code=200, headers={
-        "Content-Type": "application/pdf", "Content-Disposition": f'attachment; filename="{filename}"'})
+        "Content-Type": PDF, "Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@api.route("/lamps", "POST", operation_id="createLamp", roles=REGISTRARS, body=LampIn, status=201)
+@api.route("/lamps", "POST", operation_id="createLamp", roles=REGISTRARS, body="LampIn", status=201)
 def create_lamp(ctx: RequestContext) -> Any:
     return registry.create_lamp(ctx.body, ctx.principal)
 
@@ -82,7 +76,7 @@ def get_lamp(ctx: RequestContext, lamp_id: str) -> Any:
     return registry.get_lamp(lamp_id)
 
 
-@api.route("/lamps/{lamp_id}/history", "GET", operation_id="getLampHistory", roles=STAFF, query=PageQuery)
+@api.route("/lamps/{lamp_id}/history", "GET", operation_id="getLampHistory", roles=STAFF, query="PageQuery")
 def get_lamp_history(ctx: RequestContext, lamp_id: str) -> Any:
     return registry.get_lamp_history(lamp_id, ctx.query)
 
@@ -93,7 +87,7 @@ def rotate_lamp_qr_token(ctx: RequestContext, lamp_id: str) -> Any:
 
 
 @api.route("/lamps/{lamp_id}/replacement", "POST", operation_id="replaceLamp",
-           roles=[Role.ENGINEER, Role.EXPERT, Role.DISPATCHER, Role.ADMIN], body=LampReplacementIn, status=201)
+           roles=[Role.ENGINEER, Role.EXPERT, Role.DISPATCHER, Role.ADMIN], body="LampReplacementIn", status=201)
 def replace_lamp(ctx: RequestContext, lamp_id: str) -> Any:
     return registry.replace_lamp(lamp_id, ctx.body, ctx.principal)
 

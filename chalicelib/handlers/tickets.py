@@ -6,8 +6,9 @@ from typing import Any
 
 from chalicelib.auth import Role
 from chalicelib.handlers._api import Api, RequestContext
-from chalicelib.schemas import PageQuery, TicketIn, TicketListQuery, TransitionIn
-from chalicelib.services import tickets
+from chalicelib.lazy import lazy_module
+
+tickets = lazy_module("chalicelib.services.tickets")
 
 api = Api(__name__)
 
@@ -15,12 +16,12 @@ STAFF = list(Role)
 CREATORS = [Role.DISPATCHER, Role.ADMIN, Role.ENGINEER, Role.EXPERT, Role.PROJECT_LEAD]
 
 
-@api.route("/tickets", "POST", operation_id="createTicket", roles=CREATORS, body=TicketIn, status=201)
+@api.route("/tickets", "POST", operation_id="createTicket", roles=CREATORS, body="TicketIn", status=201)
 def create_ticket(ctx: RequestContext) -> Any:
     return tickets.create_ticket(ctx.body, ctx.principal)
 
 
-@api.route("/tickets", "GET", operation_id="listTickets", roles=STAFF, query=TicketListQuery)
+@api.route("/tickets", "GET", operation_id="listTickets", roles=STAFF, query="TicketListQuery")
 def list_tickets(ctx: RequestContext) -> Any:
     return tickets.list_tickets(ctx.query, ctx.principal)
 
@@ -30,11 +31,11 @@ def get_ticket(ctx: RequestContext, ticket_id: str) -> Any:
     return tickets.get_ticket(ticket_id, ctx.principal)
 
 
-@api.route("/tickets/{ticket_id}/transitions", "POST", operation_id="transitionTicket", roles=STAFF, body=TransitionIn)
+@api.route("/tickets/{ticket_id}/transitions", "POST", operation_id="transitionTicket", roles=STAFF, body="TransitionIn")
 def transition_ticket(ctx: RequestContext, ticket_id: str) -> Any:
     return tickets.transition_ticket(ticket_id, ctx.body, ctx.principal)
 
 
-@api.route("/tickets/{ticket_id}/events", "GET", operation_id="listTicketEvents", roles=STAFF, query=PageQuery)
+@api.route("/tickets/{ticket_id}/events", "GET", operation_id="listTicketEvents", roles=STAFF, query="PageQuery")
 def list_ticket_events(ctx: RequestContext, ticket_id: str) -> Any:
     return tickets.list_ticket_events(ticket_id, ctx.query, ctx.principal)

@@ -19,14 +19,13 @@ from pydantic import ValidationError
 from chalicelib.auth import Principal
 from chalicelib.domain import assets
 from chalicelib.errors import FieldProblem, ImportRejected, InvalidInput, RowError, UnsupportedMediaType
+from chalicelib.media_types import CSV_TYPES, EQUIPMENT_LIST_TYPES, XLSX_TYPE
 from chalicelib.models import access
 from chalicelib.models.access import LampModel, RoomModel, UniqueKeyModel
 from chalicelib.services.ids import utcnow
 from chalicelib.services.registry import build_lamp, contract_warranty, history_entry
 
-CSV_TYPES = ("text/csv", "application/csv")
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CONTENT_TYPES = [*CSV_TYPES, XLSX_TYPE]
+CONTENT_TYPES = EQUIPMENT_LIST_TYPES
 MAX_ROWS = 20_000
 LAMPS_PER_TRANSACTION = 33
 
