@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
           f"for a core); (c) in-process through `chalice.test.Client` on moto, ratios to `GET /health` (one GetItem); "
           f"moto serialises every returned item in Python, so routes returning many or large items look slower "
           f"against the floor than they would on DynamoDB: the call counts are the portable numbers; (d) in-process on moto with per-item transaction rollback "
-          f"(devtools/bench_moto.py); (e) over TCP on 127.0.0.1. Whole run: {total:.0f} s.")
+          f"(devtools/moto_patches.py); (e) over TCP on 127.0.0.1. Whole run: {total:.0f} s.")
     if broken:
         print("\n**Budgets broken:**\n" + "\n".join(f"- {b}" for b in broken))
         return 1

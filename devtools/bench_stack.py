@@ -104,7 +104,7 @@ def in_process_stack(key_path: str) -> Iterator[Stack]:
 
     from chalicelib.handlers._api import reset_caches
     from chalicelib.models.all import bind_tables, create_all_tables
-    from devtools.bench_moto import fast_transactions
+    from devtools.moto_patches import fast_transactions
 
     reset_caches()
     with mock_aws(), fast_transactions():

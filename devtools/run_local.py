@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-call access log drowns the output
 
+    from devtools.moto_patches import fast_transactions
+
+    fast_transactions().__enter__()  # for the server's lifetime: see moto_patches
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
 

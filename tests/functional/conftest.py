@@ -12,12 +12,13 @@ from moto import mock_aws
 
 from chalicelib.handlers._api import reset_caches
 from chalicelib.models.all import bind_tables, create_all_tables
+from devtools.moto_patches import fast_transactions
 
 
 @pytest.fixture
 def aws() -> Iterator[None]:
     reset_caches()
-    with mock_aws():
+    with mock_aws(), fast_transactions():
         bind_tables("test-")
         create_all_tables()
         boto3.client("s3").create_bucket(Bucket="lampcare-test-photos")

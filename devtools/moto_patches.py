@@ -1,4 +1,4 @@
-"""Benchmark-only change to moto: transaction rollback by per-item undo instead of whole-table copies.
+"""A change to moto: transaction rollback by per-item undo instead of whole-table copies.
 
 moto 5.2's `transact_write_items` deep-copies every table a transaction touches, once per
 item of the transaction, so that it can roll back. Each transaction therefore costs
@@ -10,8 +10,9 @@ emulator's, not DynamoDB's, and it would swamp every number the benchmark prints
 it) but backs up only the items the transaction names: before the call, each named
 item is copied (or noted as absent); if moto raises, those items are put back. The
 whole-table copy is skipped by handing moto a `copy` module whose `deepcopy` returns
-tables as they are. Used only inside `devtools.bench`; tests and `make run` use moto
-unchanged.
+tables as they are. Used by the benchmark, the functional tests and `make run`
+(where a 10,000-row equipment list would otherwise take hours); the tests of
+all-or-nothing writes run against it, so a rollback bug here fails them.
 """
 
 from __future__ import annotations
