@@ -119,9 +119,7 @@ def error_response(status: int, code: str, message: str, details: Iterable[error
 
 
 def _domain_error_response(exc: errors.DomainError) -> Response:
-    status = next(s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls)) if any(
-        isinstance(exc, cls) for cls, _ in _DOMAIN_STATUS
-    ) else 400
+    status = next((s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls)), 400)
     extra = dict(exc.extra)
     if isinstance(exc, errors.ImportRejected):
         extra["rows"] = [{"row": r.row, "column": r.column, "problem": r.problem} for r in exc.rows]

@@ -144,6 +144,11 @@ def query_rooms(school_id: str) -> list[RoomModel]:
     return list(RoomModel.query(school_id))
 
 
+def room_exists(school_id: str, room_id: str) -> bool:
+    bind_tables()
+    return RoomModel.count(school_id, RoomModel.room_id == room_id, limit=1) > 0
+
+
 def get_room(school_id: str, room_id: str) -> RoomModel:
     return _get(RoomModel, school_id, room_id, what="room")
 
@@ -160,11 +165,12 @@ def batch_get_lamps(lamp_ids: Sequence[str]) -> dict[str, LampModel]:
 
 
 def find_lamp_by_qr_token(token: str) -> LampModel:
+    """The lamp as the by_qr_token index projects it (what a scan shows), not the whole item."""
     bind_tables()
-    keys = list(LampModel.by_qr_token.query(token, limit=1))
-    if not keys:
+    found = list(LampModel.by_qr_token.query(token, limit=1))
+    if not found:
         raise NotFound("this QR label is not (or no longer) valid")
-    return get_lamp(keys[0].lamp_id)
+    return found[0]
 
 
 def query_lamps_in_school(school_id: str, room_id: str | None, limit: int, cursor: dict[str, Any] | None) -> Page[LampModel]:
@@ -186,11 +192,11 @@ def query_lamp_history(lamp_id: str, limit: int, cursor: dict[str, Any] | None) 
     return _page(LampHistoryModel.query(lamp_id, limit=limit, last_evaluated_key=cursor))
 
 
-def serial_owners(serials: Iterable[str]) -> dict[str, str]:
-    """serial -> lamp_id for the serials already registered (BatchGet, 100 keys a call)."""
+def registered_serials(serials: Iterable[str]) -> dict[str, UniqueKeyModel]:
+    """serial -> its guard (lamp id and school) for the serials already registered (BatchGet, 100 keys a call)."""
     bind_tables()
     keys = [f"serial#{s}" for s in dict.fromkeys(serials)]
-    return {u.key.removeprefix("serial#"): u.owner_id for u in UniqueKeyModel.batch_get(keys)}
+    return {u.key.removeprefix("serial#"): u for u in UniqueKeyModel.batch_get(keys)}
 
 
 def batch_put(items: Iterable[Model]) -> None:

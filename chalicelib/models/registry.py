@@ -13,7 +13,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from chalicelib.models.base import register
@@ -90,9 +90,11 @@ class RoomModel(Model):
 
 
 class LampsByQrToken(GlobalSecondaryIndex["LampModel"]):
+    """Every QR scan lands here: it carries what the report page shows, so a scan is one Query."""
+
     class Meta:
         index_name = "by_qr_token"
-        projection = KeysOnlyProjection()
+        projection = IncludeProjection(["school_id", "asset_no", "room_id", "position", "model", "open_tickets"])
 
     qr_token = UnicodeAttribute(hash_key=True)
 
@@ -162,6 +164,7 @@ class UniqueKeyModel(Model):
 
     key = UnicodeAttribute(hash_key=True)
     owner_id = UnicodeAttribute()
+    scope = UnicodeAttribute(default="")  # e.g. the school a serial is registered at
 
 
 class CounterModel(Model):

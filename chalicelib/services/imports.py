@@ -23,7 +23,7 @@ from chalicelib.media_types import CSV_TYPES, EQUIPMENT_LIST_TYPES, XLSX_TYPE
 from chalicelib.models import access
 from chalicelib.models.access import LampModel, RoomModel, UniqueKeyModel
 from chalicelib.services.ids import utcnow
-from chalicelib.services.registry import build_lamp, contract_warranty, history_entry
+from chalicelib.services.registry import build_lamp, contract_warranty, history_entry, serial_guard
 
 CONTENT_TYPES = EQUIPMENT_LIST_TYPES
 MAX_ROWS = 20_000
@@ -117,15 +117,14 @@ def import_lamps(school_id: str, raw: bytes, content_type: str, mode: str, actor
     rows = _read_rows(raw, content_type)
     good, problems = _validate(rows)
 
-    owners = access.serial_owners(spec.serial for _, spec in good)
-    existing = access.batch_get_lamps(list(owners.values())) if owners else {}
+    registered = access.registered_serials(spec.serial for _, spec in good)
     new_specs: list[tuple[int, assets.LampSpec]] = []
     unchanged = 0
     for number, spec in good:
-        owner = owners.get(spec.serial)
-        if owner is None:
+        guard = registered.get(spec.serial)
+        if guard is None:
             new_specs.append((number, spec))
-        elif existing.get(owner) is not None and existing[owner].school_id != school.school_id:
+        elif guard.scope != school.school_id:
             problems.append(RowError(number, "serial", "already registered at another school"))
         else:
             unchanged += 1  # idempotent: the same list imported twice registers each lamp once
@@ -170,6 +169,6 @@ def _write(school: Any, specs: list[tuple[int, assets.LampSpec]], actor: Princip
 def _write_chunk(tx: Any, lamps: list[LampModel], actor: Principal, now: dt.datetime) -> None:
     for lamp in lamps:
         tx.save(lamp, condition=LampModel.lamp_id.does_not_exist())
-        tx.save(UniqueKeyModel(f"serial#{lamp.serial}", owner_id=lamp.lamp_id), condition=UniqueKeyModel.key.does_not_exist())
+        tx.save(serial_guard(lamp), condition=UniqueKeyModel.key.does_not_exist())
         tx.save(history_entry(lamp.lamp_id, now, "registered", actor=actor.sub,
                               summary=f"imported into {lamp.room_id} position {lamp.position}"))

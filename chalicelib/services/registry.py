@@ -144,6 +144,11 @@ def build_lamp(spec: assets.LampSpec, school: SchoolModel, warranty: WarrantyTer
     )
 
 
+def serial_guard(lamp: LampModel) -> UniqueKeyModel:
+    """A serial is registered once (D-A1); the guard also says where, so re-imports need no lamp reads."""
+    return UniqueKeyModel(f"serial#{lamp.serial}", owner_id=lamp.lamp_id, scope=lamp.school_id)
+
+
 def history_entry(lamp_id: str, at: dt.datetime, kind: str, *, ref: str = "", actor: str = "",
                   summary: str = "", data: dict[str, Any] | None = None) -> LampHistoryModel:
     return LampHistoryModel(lamp_id, f"{at.isoformat()}#{kind}#{ref}", at=at, kind=kind, ref=ref, actor=actor,
@@ -154,17 +159,16 @@ def create_lamp(body: LampIn, actor: Principal, now: dt.datetime | None = None) 
     now = now or utcnow()
     school = access.get_school(body.school_id)
     warranty = contract_warranty(access.get_contract(school.contract_id))
-    known_rooms = {r.room_id for r in access.query_rooms(school.school_id)}
+    room_is_new = not access.room_exists(school.school_id, body.room_id)
     lamp = build_lamp(body, school, warranty, access.reserve_numbers(f"asset#{school.school_id}"), now)
     room = RoomModel(school.school_id, body.room_id, building=body.building, floor=body.floor, name=body.room_id)
 
     def write(tx: Any) -> None:
         tx.save(lamp, condition=LampModel.lamp_id.does_not_exist())
-        tx.save(UniqueKeyModel(f"serial#{body.serial}", owner_id=lamp.lamp_id),
-                condition=UniqueKeyModel.key.does_not_exist())
+        tx.save(serial_guard(lamp), condition=UniqueKeyModel.key.does_not_exist())
         tx.save(history_entry(lamp.lamp_id, now, "registered", actor=actor.sub,
                               summary=f"registered in {body.room_id} position {body.position}"))
-        if body.room_id not in known_rooms:
+        if room_is_new:
             tx.save(room)
 
     try:
@@ -238,7 +242,7 @@ def replace_lamp(lamp_id: str, body: LampReplacementIn, actor: Principal, now: d
                                 LampModel.location_key.remove()],
                   condition=(LampModel.status == assets.LampStatus.IN_SERVICE) & LampModel.successor_id.does_not_exist())
         tx.save(new, condition=LampModel.lamp_id.does_not_exist())
-        tx.save(UniqueKeyModel(f"serial#{body.serial}", owner_id=new.lamp_id), condition=UniqueKeyModel.key.does_not_exist())
+        tx.save(serial_guard(new), condition=UniqueKeyModel.key.does_not_exist())
         data = {"reason": body.reason, "ticket_id": body.ticket_id}
         tx.save(history_entry(old.lamp_id, now, "replaced", ref=new.lamp_id, actor=actor.sub,
                               summary=f"replaced by {new.asset_no} (serial {new.serial})", data=data))
@@ -253,4 +257,5 @@ def replace_lamp(lamp_id: str, body: LampReplacementIn, actor: Principal, now: d
             raise Conflict(f"a lamp with serial '{body.serial}' is already registered",
                            details=[FieldProblem("serial", "already registered")]) from exc
         raise Conflict(f"lamp '{lamp_id}' changed while it was being replaced; reload and retry") from exc
-    return {"replaced": lamp_view(access.get_lamp(old.lamp_id), now.date()), "successor": lamp_view(new, now.date())}
+    old.status, old.successor_id, old.location_key = assets.LampStatus.REPLACED, new.lamp_id, None
+    return {"replaced": lamp_view(old, now.date()), "successor": lamp_view(new, now.date())}
