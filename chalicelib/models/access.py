@@ -146,7 +146,11 @@ def query_rooms(school_id: str) -> list[RoomModel]:
 
 def room_exists(school_id: str, room_id: str) -> bool:
     bind_tables()
-    return RoomModel.count(school_id, RoomModel.room_id == room_id, limit=1) > 0
+    try:
+        RoomModel.get(school_id, room_id, attributes_to_get=["room_id"])
+    except RoomModel.DoesNotExist:
+        return False
+    return True
 
 
 def get_room(school_id: str, room_id: str) -> RoomModel:
