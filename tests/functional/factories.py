@@ -65,3 +65,76 @@ def transition(client: Any, auth: Any, ticket: dict[str, Any], action: str, role
                sub: str | None = None, **fields: Any) -> tuple[int, Any]:
     body = {"action": action, "version": ticket["version"], **fields}
     return call(client, "POST", f"/tickets/{ticket['ticket_id']}/transitions", auth(role, sub), body)
+
+
+# ---- shared by the transition matrix and other multi-ticket tests ---------------------------
+
+def cached_auth(key_path: Any) -> Any:
+    """Like the `auth` fixture, but each (role, sub) token is signed once: loading the private
+    key costs ~40 ms a token, which dominates tests that send hundreds of requests."""
+    from chalicelib.auth import issue_local_token
+
+    cache: dict[tuple[str, str | None], dict[str, str]] = {}
+
+    def headers(role: str = "admin", sub: str | None = None) -> dict[str, str]:
+        if (role, sub) not in cache:
+            token = issue_local_token(key_path=str(key_path), issuer="lampcare-local", audience="lampcare-local",
+                                      sub=sub or f"user-{role}", roles=[role])
+            cache[(role, sub)] = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        return cache[(role, sub)]
+
+    return headers
+
+
+# The fields each action needs to succeed (D-O2 signer, D-C1 note, ...), so that a refusal in a
+# test can only come from the role, the state or the assignee rule.
+ACTION_FIELDS: dict[str, dict[str, Any]] = {
+    "triage": {"level": 2, "category": "hardware_fault"},
+    "assign": {"assignee_id": "eng-9"},
+    "resolve": {"note": "Swapped the driver board"},
+    "sign_off": {"signer_name": "Ms Wang", "signer_role": "head teacher"},
+    "cancel": {"note": "Reported in error: the wall switch was off"},
+    "reopen": {"note": "The lamp flickers again"},
+    "change_level": {"level": 4},
+}
+
+# The shortest way through the API to each status: (action, who acts), "assignee" being the
+# engineer or expert the ticket is assigned to.
+PATH_TO: dict[str, list[tuple[str, str]]] = {
+    "reported": [],
+    "triaged": [("triage", "dispatcher")],
+    "assigned": [("triage", "dispatcher"), ("assign", "dispatcher")],
+    "acknowledged": [("triage", "dispatcher"), ("assign", "dispatcher"), ("acknowledge", "assignee")],
+    "en_route": [("triage", "dispatcher"), ("assign", "dispatcher"), ("acknowledge", "assignee"),
+                 ("depart", "assignee")],
+    "on_site": [("triage", "dispatcher"), ("assign", "dispatcher"), ("acknowledge", "assignee"),
+                ("depart", "assignee"), ("arrive", "assignee")],
+    # resolved by phone (D-S1): acknowledge, then resolve
+    "resolved": [("triage", "dispatcher"), ("assign", "dispatcher"), ("acknowledge", "assignee"),
+                 ("resolve", "assignee")],
+    "signed_off": [("triage", "dispatcher"), ("assign", "dispatcher"), ("acknowledge", "assignee"),
+                   ("resolve", "assignee"), ("sign_off", "assignee")],
+    "closed": [("triage", "dispatcher"), ("assign", "dispatcher"), ("acknowledge", "assignee"),
+               ("resolve", "assignee"), ("sign_off", "assignee"), ("close", "dispatcher")],
+    "cancelled": [("triage", "dispatcher"), ("assign", "dispatcher"), ("cancel", "dispatcher")],
+    "merged": [("merge", "dispatcher")],
+    "reopened": [("triage", "dispatcher"), ("assign", "dispatcher"), ("acknowledge", "assignee"),
+                 ("resolve", "assignee"), ("reopen", "dispatcher")],
+}
+
+
+def drive(client: Any, headers: Any, ticket: dict[str, Any], status: str, *, assignee: tuple[str, str] = ("eng-1", "engineer"),
+          merge_into: str | None = None) -> dict[str, Any]:
+    """Takes a freshly reported ticket to `status` through the API; `assignee` is (user id, role)."""
+    assignee_id, assignee_role = assignee
+    for action, who in PATH_TO[status]:
+        fields = dict(ACTION_FIELDS.get(action, {}))
+        if action == "assign":
+            fields["assignee_id"] = assignee_id
+        if action == "merge":
+            fields["merge_into"] = merge_into
+        role, sub = (assignee_role, assignee_id) if who == "assignee" else (who, None)
+        body = {"action": action, "version": ticket["version"], **fields}
+        ticket = ok(call(client, "POST", f"/tickets/{ticket['ticket_id']}/transitions", headers(role, sub), body))
+    assert ticket["status"] == status
+    return ticket
