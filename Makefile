@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: run test bench token lint setup
+.PHONY: run test bench token openapi setup
 
 $(STAMP): requirements.txt requirements-dev.txt devtools/bootstrap.sh
 	bash devtools/bootstrap.sh
@@ -22,3 +22,6 @@ bench: $(STAMP)  ## prints the benchmark table
 
 token: $(STAMP)  ## make token ROLE=engineer [SUB=eng-1]
 	$(PY) -m devtools.token --role $(ROLE) $(if $(SUB),--sub $(SUB),)
+
+openapi: $(STAMP)  ## regenerate mobile_api_docs/openapi.yaml from the routes and schemas
+	$(PY) -m devtools.openapi

@@ -24,7 +24,7 @@ _CHALICE_CODES = {
     "MethodNotAllowedError": "method_not_allowed",
     "UnsupportedMediaType": "unsupported_media_type",
     "RequestTimeoutError": "request_timeout",
-    "TooManyRequestsError": "too_many_requests",
+    "TooManyRequestsError": "throttled",
     "InternalServerError": "internal_error",
 }
 

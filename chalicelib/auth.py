@@ -51,6 +51,8 @@ def _roles_from_claims(claims: dict[str, Any]) -> frozenset[Role]:
     groups = claims.get("cognito:groups") or []
     if isinstance(groups, str):
         groups = [groups]
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise Unauthenticated("invalid token: cognito:groups must be a list of group names")
     return frozenset(Role(g) for g in groups if g in Role._value2member_map_)
 
 
@@ -99,6 +101,8 @@ class TokenVerifier:
             raise Unauthenticated("the token has expired") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid token: {exc}") from exc
+        if not isinstance(claims["sub"], str) or not claims["sub"].strip():
+            raise Unauthenticated("invalid token: sub must name the user")
         return Principal(sub=claims["sub"], roles=_roles_from_claims(claims), name=claims.get("name", ""))
 
 

@@ -31,6 +31,12 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
+class InvalidQuery(DomainError):
+    """A query parameter the schema cannot judge alone, e.g. a cursor from another list."""
+
+    code = "invalid_query"
+
+
 class NotFound(DomainError):
     code = "not_found"
 

@@ -7,14 +7,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from chalicelib.domain.assets import Code, LampSpec, OptionalText, Text
+from chalicelib.domain.assets import Code, Day, LampSpec, OptionalText, Text
 from chalicelib.domain.lifecycle import ACTIONS
 from chalicelib.domain.policy import ServicePolicy, WarrantyTerms, default_policy
 from chalicelib.domain.tickets import MAX_LAMPS_PER_TICKET, Category, Source
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 # A light check on purpose: email_validator + dnspython would cost ~60 ms of every cold start.
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# Empty means "no email"; one pattern rather than a union, so an error names just the field.
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
 
@@ -39,7 +40,7 @@ class Contact(Strict):
     name: Text
     role: OptionalText = ""
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=30)] = ""
-    email: Email | Literal[""] = ""
+    email: Email = ""
 
 
 class SchoolIn(Strict):
@@ -79,7 +80,7 @@ class LampReplacementIn(Strict):
     serial: Code
     model: Text | None = None
     batch: OptionalText = ""
-    installed_on: dt.date
+    installed_on: Day
     reason: Note = ""
     ticket_id: Id | None = None
 
@@ -112,7 +113,7 @@ class TicketListQuery(PageQuery):
 
 
 class TransitionIn(Strict):
-    action: str
+    action: str = Field(json_schema_extra={"enum": list(ACTIONS)})
     version: int = Field(ge=1, description="the ticket version this change is based on")
     note: Note = ""
     level: int | None = Field(default=None, ge=1, le=4)

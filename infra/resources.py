@@ -49,6 +49,37 @@ def table_resource(model: Any) -> dict[str, Any]:
     return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "Properties": properties}
 
 
+# Refusals API Gateway gives before our code runs, in our error shape (mobile_api_docs/README.md).
+GATEWAY_ERRORS = {
+    "THROTTLED": "throttled",
+    "QUOTA_EXCEEDED": "throttled",
+    "UNAUTHORIZED": "unauthenticated",
+    "ACCESS_DENIED": "forbidden",
+    "MISSING_AUTHENTICATION_TOKEN": "not_found",  # what API Gateway answers for an unknown path
+    "REQUEST_TOO_LARGE": "payload_too_large",
+    "DEFAULT_4XX": "bad_request",
+    "DEFAULT_5XX": "unavailable",
+}
+
+
+def gateway_responses() -> dict[str, Any]:
+    responses = {}
+    for response_type, code in GATEWAY_ERRORS.items():
+        template = ('{"error": {"code": "' + code + '", "message": $context.error.messageString, "details": [], '
+                    '"request_id": "$context.requestId"}}')
+        properties: dict[str, Any] = {
+            "RestApiId": {"Ref": "RestAPI"},  # the API that `chalice package` generates
+            "ResponseType": response_type,
+            "ResponseTemplates": {"application/json": template},
+            "ResponseParameters": {"gatewayresponse.header.X-Request-Id": "context.requestId"},
+        }
+        if response_type == "MISSING_AUTHENTICATION_TOKEN":
+            properties["StatusCode"] = "404"
+        responses[f"GatewayResponse{_logical_id(response_type.lower())}"] = {
+            "Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
+    return responses
+
+
 def build() -> dict[str, Any]:
     resources: dict[str, Any] = {
         f"{_logical_id(m.Meta.base_name)}Table": table_resource(m) for m in MODELS  # type: ignore[attr-defined]
@@ -78,6 +109,7 @@ def build() -> dict[str, Any]:
             "Type": "AWS::Cognito::UserPoolGroup",
             "Properties": {"UserPoolId": {"Ref": "UserPool"}, "GroupName": role.value},
         }
+    resources.update(gateway_responses())
     return {
         "Parameters": {"Stage": {"Type": "String", "Default": "prod", "AllowedPattern": "^[a-z0-9-]+$"}},
         "Resources": resources,

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationInfo, field_validator
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _calendar_date(value: object) -> object:
+    """Pydantic would read 0 or "86400" as a Unix timestamp: a placeholder in a date column
+    would register a lamp as installed in 1970, out of warranty. Only real dates pass."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value.strip())):
+        return value.strip() if isinstance(value, str) else value
+    raise ValueError("must be a date as YYYY-MM-DD")
+
+
+Day = Annotated[dt.date, BeforeValidator(_calendar_date)]
 
 
 class LampStatus:
@@ -44,8 +60,8 @@ class LampSpec(BaseModel):
     serial: Code
     batch: OptionalText = ""
     configuration: OptionalText = ""
-    installed_on: dt.date
-    accepted_on: dt.date
+    installed_on: Day
+    accepted_on: Day
     building: OptionalText = ""
     floor: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10)] = ""
 

@@ -12,5 +12,6 @@ api = Api(__name__)
 
 @api.route("/health", "GET", operation_id="getHealth", roles=None)
 def get_health(ctx: RequestContext) -> Any:
+    """Version and whether the tables answer. No auth."""
     reachable, body = check_health()
     return json_response(body, 200 if reachable else 503)

@@ -18,24 +18,36 @@ CREATORS = [Role.DISPATCHER, Role.ADMIN, Role.ENGINEER, Role.EXPERT, Role.PROJEC
 
 @api.route("/tickets", "POST", operation_id="createTicket", roles=CREATORS, body="TicketIn", status=201)
 def create_ticket(ctx: RequestContext) -> Any:
+    """Opens a case for a fault, however it was found (D-O1); deadlines follow the level (D-S1)."""
     return tickets.create_ticket(ctx.body, ctx.principal)
 
 
 @api.route("/tickets", "GET", operation_id="listTickets", roles=STAFF, query="TicketListQuery")
 def list_tickets(ctx: RequestContext) -> Any:
+    """Tickets by school, assignee, status or level, oldest on-site deadline first; paginated.
+
+    Engineers and experts see only tickets assigned to them.
+    """
     return tickets.list_tickets(ctx.query, ctx.principal)
 
 
 @api.route("/tickets/{ticket_id}", "GET", operation_id="getTicket", roles=STAFF)
 def get_ticket(ctx: RequestContext, ticket_id: str) -> Any:
+    """One ticket by id or by reference (T-2026-000123), with what the caller may do next."""
     return tickets.get_ticket(ticket_id, ctx.principal)
 
 
 @api.route("/tickets/{ticket_id}/transitions", "POST", operation_id="transitionTicket", roles=STAFF, body="TransitionIn")
 def transition_ticket(ctx: RequestContext, ticket_id: str) -> Any:
+    """Moves a ticket through its lifecycle (see the table above); send the version you read.
+
+    A stale version is 409 `stale_version` with `current_version`; an action the state does not allow
+    is 409 `illegal_transition` naming `current_status` and `allowed_actions`.
+    """
     return tickets.transition_ticket(ticket_id, ctx.body, ctx.principal)
 
 
 @api.route("/tickets/{ticket_id}/events", "GET", operation_id="listTicketEvents", roles=STAFF, query="PageQuery")
 def list_ticket_events(ctx: RequestContext, ticket_id: str) -> Any:
+    """The ticket's audit trail, oldest first: who, when, action, before and after, note."""
     return tickets.list_ticket_events(ticket_id, ctx.query, ctx.principal)

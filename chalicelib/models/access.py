@@ -15,7 +15,7 @@ from pynamodb.exceptions import GetError, PutError, QueryError, TransactWriteErr
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from chalicelib.errors import Conflict, FieldProblem, InvalidQuery, NotFound
 from chalicelib.models.base import bind_tables
 from chalicelib.models.registry import (
     ContractModel,
@@ -74,7 +74,7 @@ def _cursor(cursor: dict[str, Any] | None, model: type[Model], index: Any = None
     if valid and hash_value is not None:
         valid = cursor[query_hash.attr_name] == {query_hash.attr_type: hash_value}
     if not valid:
-        raise InvalidInput("the cursor does not belong to this list",
+        raise InvalidQuery("the cursor does not belong to this list",
                            details=[FieldProblem("query.cursor", "not valid for this list")])
     return cursor
 
@@ -84,14 +84,10 @@ def _page(query: Any) -> Page[Any]:
         items = list(query)
     except QueryError as exc:
         if "ValidationException" in str(getattr(exc, "cause_response_code", "")) or exc.cause_response_code == "ValidationException":
-            raise InvalidInput("the cursor does not belong to this list",
+            raise InvalidQuery("the cursor does not belong to this list",
                                details=[FieldProblem("query.cursor", "not valid for this list")]) from exc
         raise
     return Page(items, query.last_evaluated_key)
-
-
-def cancellation_reasons(exc: TransactWriteError) -> list[str]:
-    return [r.code if r else "None" for r in (exc.cancellation_reasons or [])]
 
 
 # ---- counters ---------------------------------------------------------------------

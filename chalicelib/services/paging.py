@@ -6,7 +6,7 @@ import base64
 import json
 from typing import Any
 
-from chalicelib.errors import FieldProblem, InvalidInput
+from chalicelib.errors import FieldProblem, InvalidQuery
 
 _BAD_CURSOR = [FieldProblem("query.cursor", "not a cursor this API issued")]
 
@@ -23,9 +23,9 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("the cursor is not valid", details=_BAD_CURSOR) from exc
+        raise InvalidQuery("the cursor is not valid", details=_BAD_CURSOR) from exc
     if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-        raise InvalidInput("the cursor is not valid", details=_BAD_CURSOR)
+        raise InvalidQuery("the cursor is not valid", details=_BAD_CURSOR)
     return value
 
 

@@ -252,8 +252,9 @@ def replace_lamp(lamp_id: str, body: LampReplacementIn, actor: Principal, now: d
     try:
         access.transact(write)
     except access.TransactWriteError as exc:
-        reasons = access.cancellation_reasons(exc)
-        if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+        # Which item failed is not worth decoding from the reasons (their order is pynamodb's):
+        # one read, only on failure, tells a serial clash from a concurrent change.
+        if access.registered_serials([body.serial]):
             raise Conflict(f"a lamp with serial '{body.serial}' is already registered",
                            details=[FieldProblem("serial", "already registered")]) from exc
         raise Conflict(f"lamp '{lamp_id}' changed while it was being replaced; reload and retry") from exc

@@ -13,6 +13,7 @@ from moto import mock_aws
 from chalicelib.handlers._api import reset_caches
 from chalicelib.models.all import bind_tables, create_all_tables
 from devtools.moto_patches import fast_transactions
+from tests.contract import checked
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def client(aws: None) -> Iterator[Client]:
     from app import app
 
     with Client(app, stage_name="test") as test_client:
-        yield test_client
+        yield checked(test_client)
 
 
 @pytest.fixture

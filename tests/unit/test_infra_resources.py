@@ -27,3 +27,32 @@ def test_one_cognito_group_per_role():
     groups = {r["Properties"]["GroupName"] for r in resources.build()["Resources"].values()
               if r["Type"] == "AWS::Cognito::UserPoolGroup"}
     assert groups == {r.value for r in Role}
+
+
+def test_gateway_refusals_use_the_api_error_shape():
+    """Throttling, bad tokens at the authorizer and unknown paths answer like our own errors."""
+    built = resources.build()["Resources"]
+    gateway = {r["Properties"]["ResponseType"]: r["Properties"] for r in built.values()
+               if r["Type"] == "AWS::ApiGateway::GatewayResponse"}
+    assert {"THROTTLED", "UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(gateway)
+    for response_type, props in gateway.items():
+        template = props["ResponseTemplates"]["application/json"]
+        assert template.startswith('{"error": {"code": "'), response_type
+        assert props["RestApiId"] == {"Ref": "RestAPI"}
+    assert gateway["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
+
+
+def test_deployed_stages_put_a_cognito_authorizer_on_every_non_public_route():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import json, app; print(json.dumps({f'{m} {p}': (e.authorizer.name if e.authorizer else None) "
+             "for p, ms in app.app.routes.items() for m, e in ms.items()}))")
+    env = {**os.environ, "LAMPCARE_GATEWAY_USER_POOL_ARN": "arn:aws:cognito-idp:cn-north-1:1:userpool/cn-north-1_x"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    authorizers = json.loads(out.stdout)
+    public = {"GET /health", "GET /r/{qr_token}"}
+    assert {k for k, v in authorizers.items() if v is None} == public
+    assert {v for k, v in authorizers.items() if k not in public} == {"lampcare-users"}

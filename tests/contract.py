@@ -1,0 +1,87 @@
+"""Checks answers against mobile_api_docs/openapi.yaml, so the document cannot drift from the code.
+
+The functional and end-to-end suites pass every response through `check_response`: a status
+the operation does not document, a content type it does not declare, or a body that does not
+match its schema fails the test that received it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+SPEC_PATH = Path(__file__).resolve().parent.parent / "mobile_api_docs" / "openapi.yaml"
+
+
+@cache
+def spec() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
+def _routes() -> list[tuple[re.Pattern[str], str, str, dict[str, Any]]]:
+    routes = []
+    for template, methods in spec()["paths"].items():
+        pattern = re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$")
+        for method, operation in methods.items():
+            routes.append((pattern, method.upper(), template, operation))
+    # Literal segments win over parameters, as in API Gateway: /lamps/import before /lamps/{id}.
+    routes.sort(key=lambda r: r[2].count("{"))
+    return routes
+
+
+def operation_for(method: str, path: str) -> dict[str, Any] | None:
+    bare = path.split("?", 1)[0]
+    return next((op for pattern, m, _, op in _routes() if m == method.upper() and pattern.match(bare)), None)
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node and len(node) == 1 and node["$ref"].startswith("#/components/responses/"):
+        node = spec()["components"]["responses"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+@cache
+def _validator(ref: str) -> Draft202012Validator:
+    return Draft202012Validator({"$ref": ref, "components": spec()["components"]})
+
+
+def check_response(method: str, path: str, status: int, headers: dict[str, str], body: bytes | str | None) -> None:
+    operation = operation_for(method, path)
+    if operation is None:
+        return  # no such route: tests of unknown paths check the error shape themselves
+    name = f"{method.upper()} {path} ({operation['operationId']})"
+    documented = operation["responses"]
+    assert str(status) in documented, f"{name} answered {status}, which openapi.yaml does not document: {body!r:.300}"
+    lowered = {k.lower(): v for k, v in headers.items()}
+    assert lowered.get("x-request-id"), f"{name} answered without X-Request-Id"
+    content = _resolve(documented[str(status)]).get("content", {})
+    media_type = lowered.get("content-type", "").split(";")[0].strip()
+    assert media_type in content, f"{name} answered {status} as {media_type!r}; openapi.yaml declares {sorted(content)}"
+    schema = content[media_type]["schema"]
+    if media_type == "application/json" and "$ref" in schema:
+        payload = json.loads(body or b"null")
+        errors = sorted(_validator(schema["$ref"]).iter_errors(payload), key=lambda e: list(e.absolute_path))
+        assert not errors, f"{name} {status} does not match {schema['$ref']}: " + "; ".join(
+            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:5])
+
+
+def checked(client: Any) -> Any:
+    """Makes a chalice.test.Client check every answer against the document."""
+    http = client.http
+    send = http.request
+
+    def request(method: str, path: str, headers: dict[str, str] | None = None, body: bytes | str = b"") -> Any:
+        response = send(method, path, headers=headers, body=body)
+        check_response(method, path, response.status_code, response.headers, response.body)
+        return response
+
+    http.request = request
+    return client
