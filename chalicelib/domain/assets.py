@@ -41,7 +41,9 @@ def new_qr_token() -> str:
 
 
 def location_key(room_id: str, position: str, lamp_id: str) -> str:
-    return f"{room_id}#{position}#{lamp_id}"
+    """Sorts a room's lamps as people number them: position 2 before 10."""
+    sortable = position.zfill(6) if position.isdigit() else position
+    return f"{room_id}#{sortable}#{lamp_id}"
 
 
 def asset_no(school_code: str, number: int) -> str:

@@ -211,7 +211,8 @@ class Api:
         OPERATIONS.append(Operation(method, path, operation_id, allowed, body, query,
                                     tuple(content_types or ()) if raw_body else ()))
         blueprint = self.blueprint
-        accepted_types = content_types or [JSON]
+        # A route without a body does not care what Content-Type a client sends with it.
+        accepted_types = content_types or ([JSON] if body is not None else ["*/*"])
 
         def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(view)

@@ -30,13 +30,23 @@ MAX_ROWS = 20_000
 LAMPS_PER_TRANSACTION = 33
 
 
+# Excel on a Chinese Windows saves "CSV" as GBK; GB 18030 reads GBK and GB 2312 too.
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def _decode_csv(raw: bytes) -> str:
+    for encoding in CSV_ENCODINGS:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InvalidInput("the CSV file must be UTF-8 or GBK text", details=[FieldProblem("(body)", "not UTF-8 or GBK text")])
+
+
 def _read_rows(raw: bytes, content_type: str) -> list[dict[str, str]]:
     media = content_type.split(";", maxsplit=1)[0].strip().lower()
     if media in CSV_TYPES:
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput("the CSV file must be UTF-8", details=[FieldProblem("(body)", "not UTF-8 text")]) from exc
+        text = _decode_csv(raw)
         reader = csv.reader(io.StringIO(text))
         table = [row for row in reader]
     elif media == XLSX_TYPE:

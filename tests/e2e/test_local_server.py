@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from tests.contract import check_response
+
 PROJECT = Path(__file__).resolve().parents[2]
 
 
@@ -85,9 +87,11 @@ class LocalServer:
         request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"null")
+                status, headers, raw = response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
+            status, headers, raw = exc.code, dict(exc.headers), exc.read()
+        check_response(method, path, status, headers, raw)  # the real server keeps the documented contract too
+        return status, json.loads(raw or b"null")
 
 
 @pytest.fixture(scope="module")

@@ -759,3 +759,10 @@ def test_replacing_with_a_registered_serial_names_the_serial(client, auth):
                          {"serial": other["serial"], "installed_on": "2025-10-01"})
     assert code == 409
     assert payload["error"]["details"] == [{"field": "serial", "problem": "already registered"}]
+
+
+def test_a_request_without_a_body_is_served_whatever_content_type_the_client_adds(client, auth):
+    """Some HTTP stacks send Content-Type on every request; a GET must not be refused for it."""
+    headers = {**auth("manager"), "Content-Type": "text/plain"}
+    response = client.http.get("/tickets?status=reported", headers=headers)
+    assert response.status_code == 200, response.body

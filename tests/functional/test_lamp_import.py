@@ -385,14 +385,30 @@ def test_a_file_that_is_not_a_workbook_is_a_422(client, auth):
     assert_nothing_registered(client, auth, school)
 
 
-def test_a_csv_that_is_not_utf8_is_a_422_asking_for_utf8(client, auth):
+def test_a_gbk_csv_as_chinese_excel_saves_it_imports_with_its_chinese_text(client, auth):
     school = make_school(client, auth)
-    body = csv_body([good_row("SN-1", room="A-101")]).replace(b"EP-LED-40", "护眼灯".encode("gbk"))
+    row = good_row("SN-GBK-1", room="A-101")
+    row[HEADER.index("building")], row[HEADER.index("model")] = "教学楼", "护眼灯 EP-40"
+    body = csv_body([row]).decode("utf-8").encode("gbk")
+
+    code, report = post_import(client, auth, school["school_id"], body)
+
+    assert code == 200, report
+    assert (report["created"], report["errors"]) == (1, [])
+    lamp = ok(call(client, "GET", f"/schools/{school['school_id']}/lamps", auth()))["items"][0]
+    assert lamp["model"] == "护眼灯 EP-40"
+    rooms = ok(call(client, "GET", f"/schools/{school['school_id']}", auth()))["rooms"]
+    assert rooms[0]["building"] == "教学楼"
+
+
+def test_a_csv_in_neither_utf8_nor_gbk_is_a_422_naming_the_encodings(client, auth):
+    school = make_school(client, auth)
+    body = csv_body([good_row("SN-1", room="A-101")]).replace(b"EP-LED-40", b"\x81\x20\xff")
 
     code, reply = post_import(client, auth, school["school_id"], body)
 
     assert code == 422, reply
-    assert "UTF-8" in reply["error"]["message"]
+    assert "UTF-8 or GBK" in reply["error"]["message"]
     assert_nothing_registered(client, auth, school)
 
 

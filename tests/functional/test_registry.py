@@ -623,3 +623,12 @@ def test_every_staff_role_can_read_the_registry_and_an_engineer_can_replace(clie
 
     ok(call(client, "POST", f"/lamps/{lamp['lamp_id']}/replacement", auth("engineer"),
             {"serial": "SN-BY-ENGINEER", "installed_on": "2026-01-05"}), 201)
+
+
+def test_a_rooms_lamps_are_listed_in_the_order_people_number_them(client, auth):
+    """Position 2 comes before 10 (labels and work lists read the same way); named spots sort after."""
+    school = make_school(client, auth)
+    for position in ["10", "2", "1", "front-left", "11"]:
+        make_lamp(client, auth, school["school_id"], room_id="B-201", position=position)
+    listed = ok(call(client, "GET", f"/schools/{school['school_id']}/lamps?room_id=B-201", auth("engineer")))["items"]
+    assert [lamp["position"] for lamp in listed] == ["1", "2", "10", "11", "front-left"]
