@@ -58,6 +58,7 @@ class Call:
     sub: str | None = None
     content_type: str = "application/json"
     accept: str | None = None
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,12 @@ def _reassign(w: World) -> Call:
     return _transition(w.assign_ticket, "assign", assignee_id="exp-1" if w.assign_ticket["assignee_id"] == "eng-1" else "eng-1")
 
 
+def _report(w: World, key: str | None = None) -> Call:
+    return Call("POST", "/tickets", "dispatcher", {
+        "source": "school_report", "school_id": w.scratch_school_id, "lamp_ids": [w.scratch_lamp_id],
+        "category": "not_lit", "description": "The lamp above the blackboard does not light"}, idempotency_key=key)
+
+
 FLOOR = Case("GET", "/health", "floor: one GetItem, no auth", lambda w: Call("GET", "/health", None))
 
 CASES: list[Case] = [
@@ -170,10 +177,11 @@ CASES: list[Case] = [
          201, after=_next_in_chain),
     Case("GET", "/r/{qr_token}", "resolve a QR label (public)",
          lambda w: Call("GET", f"/r/{w.qr_token}", None)),
-    Case("POST", "/tickets", "report a fault on one lamp",
-         lambda w: Call("POST", "/tickets", "dispatcher", {
-             "source": "school_report", "school_id": w.scratch_school_id, "lamp_ids": [w.scratch_lamp_id],
-             "category": "not_lit", "description": "The lamp above the blackboard does not light"}), 201),
+    Case("POST", "/tickets", "report a fault on one lamp", _report, 201),
+    Case("POST", "/tickets", "report a fault with an Idempotency-Key (a new key)",
+         lambda w: _report(w, key=f"bench-{next(w.serials)}"), 201),
+    Case("POST", "/tickets", "the same report retried with its key (replayed)",
+         lambda w: _report(w, key="bench-retried-report"), 201),
     Case("GET", "/tickets", "list a school's tickets (4)",
          lambda w: Call("GET", f"/tickets?school_id={w.school_id}", "manager")),
     Case("GET", "/tickets/{ticket_id}", "read a ticket by id",
@@ -280,7 +288,8 @@ def _send(stack: Stack, world: World, case: Case) -> tuple[Reply, float, list[st
     with record_calls() as log:
         started = time.perf_counter()
         reply = stack.request(call.method, call.path, call.role, call.body, sub=call.sub,
-                              content_type=call.content_type, accept=call.accept)
+                              content_type=call.content_type, accept=call.accept,
+                              idempotency_key=call.idempotency_key)
         elapsed_ms = (time.perf_counter() - started) * 1000
     if case.after is not None:
         case.after(world, reply)

@@ -53,10 +53,13 @@ class Stack:
         return headers
 
     def request(self, method: str, path: str, role: str | None = None, body: Any = None, *,
-                sub: str | None = None, content_type: str = "application/json", accept: str | None = None) -> Reply:
+                sub: str | None = None, content_type: str = "application/json", accept: str | None = None,
+                idempotency_key: str | None = None) -> Reply:
         raw = body if isinstance(body, str | bytes) else (json.dumps(body) if body is not None else b"")
-        response = self.client.http.request(method, path, headers=self.headers(role, sub, content_type, accept),
-                                            body=raw)
+        headers = self.headers(role, sub, content_type, accept)
+        if idempotency_key:
+            headers = {**headers, "Idempotency-Key": idempotency_key}
+        response = self.client.http.request(method, path, headers=headers, body=raw)
         try:
             payload = json.loads(response.body) if response.body else None
         except (ValueError, UnicodeDecodeError):

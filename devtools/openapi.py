@@ -183,13 +183,15 @@ CONFLICTS: dict[str, str] = {
     "createSchool": "A school with this code exists.",
     "createLamp": "A lamp with this serial is registered.",
     "replaceLamp": "The lamp was already replaced, or the new serial is registered.",
-    "createTicket": "A lamp of the ticket was replaced meanwhile.",
+    "createTicket": "A lamp of the ticket was replaced meanwhile, or a request with the same Idempotency-Key "
+                    "is still being processed.",
     "transitionTicket": "`stale_version` (send `current_version` after reloading) or `illegal_transition` "
                         "(the body names `current_status` and `allowed_actions`), or a merge into a closed ticket.",
 }
 
 ERROR_TEXT = {
-    400: "Malformed JSON body or invalid query string (`malformed_body`, `invalid_query`); `details` name the field.",
+    400: "Malformed JSON body, invalid query string or header (`malformed_body`, `invalid_query`, `invalid_header`); "
+         "`details` name the field.",
     401: "Missing, expired or invalid bearer token (`unauthenticated`).",
     403: "The caller's role may not do this, or the ticket is someone else's (`forbidden`).",
     404: "The resource in the path, or one the body refers to, does not exist (`not_found`).",
@@ -292,6 +294,11 @@ def _operation(op: Any) -> dict[str, Any]:
               for p in _path_params(op.path)]
     if op.query:
         params += _query_parameters(op.query)
+    if op.idempotent:
+        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                       "description": "Makes a retry safe: the first answer is replayed for a day to every request "
+                                      "with the same key from the same user, instead of creating again.",
+                       "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{8,128}$"}})
     if params:
         operation["parameters"] = params
     if op.body:
@@ -304,8 +311,12 @@ def _operation(op: Any) -> dict[str, Any]:
     status, body = RESPONSES[op.operation_id]
     ok_content = ({body: {"schema": {"type": "string", "contentMediaType": body}}} if "/" in body
                   else {"application/json": {"schema": _ref(body)}})
-    responses: dict[str, Any] = {str(status): {"description": "Success.", "content": ok_content, "headers": {
-        "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}}}
+    ok_headers = {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}
+    if op.idempotent:
+        ok_headers["Idempotent-Replayed"] = {"description": "`true` when this is the stored answer to an earlier "
+                                                            "request with the same Idempotency-Key.",
+                                             "schema": {"type": "string", "enum": ["true"]}}
+    responses: dict[str, Any] = {str(status): {"description": "Success.", "content": ok_content, "headers": ok_headers}}
     if op.operation_id == "getHealth":
         responses["503"] = {"description": "The tables do not answer.",
                             "content": {"application/json": {"schema": _ref("Health")}}}

@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from pynamodb.attributes import TTLAttribute
+
 from chalicelib.auth import Role
 from chalicelib.models.all import MODELS
 
@@ -46,6 +48,9 @@ def table_resource(model: Any) -> dict[str, Any]:
              "Projection": gsi["projection"]}
             for gsi in sorted(schema["global_secondary_indexes"], key=lambda g: g["index_name"])
         ]
+    ttl = [name for name, attr in model.get_attributes().items() if isinstance(attr, TTLAttribute)]
+    if ttl:
+        properties["TimeToLiveSpecification"] = {"AttributeName": ttl[0], "Enabled": True}
     return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "Properties": properties}
 
 
@@ -116,6 +121,7 @@ def build() -> dict[str, Any]:
         "Outputs": {
             "UserPoolIssuer": {"Value": {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}},
             "UserPoolClientId": {"Value": {"Ref": "UserPoolClient"}},
+            "UserPoolArn": {"Value": {"Fn::GetAtt": ["UserPool", "Arn"]}},
             "NotifyTopicArn": {"Value": {"Ref": "NotifyTopic"}},
         },
     }

@@ -41,6 +41,7 @@ class Operation:
     body: str | None = None  # schema name in chalicelib.schemas
     query: str | None = None
     raw_body_types: tuple[str, ...] = ()
+    idempotent: bool = False  # takes an Idempotency-Key header: a retried create is answered, not repeated
 
 
 # Deployed stages also put a Cognito authorizer in front of every non-public route, so API Gateway
@@ -83,6 +84,7 @@ class ApiError(Exception):
 
 _DOMAIN_STATUS: list[tuple[type[errors.DomainError], int]] = [
     (errors.InvalidQuery, 400),
+    (errors.InvalidHeader, 400),
     (errors.Unauthenticated, 401),
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
@@ -188,6 +190,14 @@ def _parse_query(params: dict[str, str] | None, model: type[BaseModel]) -> BaseM
         raise ApiError(400, "invalid_query", "the query string is invalid", validation_problems(exc, "query.")) from exc
 
 
+def _once(operation_id: str, principal: Principal | None, key: str, raw: bytes, lambda_context: Any,
+          run: Callable[[], Any]) -> tuple[Any, bool]:
+    idempotency = import_module("chalicelib.services.idempotency")  # Powertools loads only when a key is sent
+    # Stored as JSON, so the replay is byte for byte what the first answer was.
+    return idempotency.once(operation_id, principal.sub if principal else "public", idempotency.check_key(key), raw,
+                            lambda: json.loads(json.dumps(run(), default=json_default)), lambda_context)
+
+
 class Api:
     """A Chalice Blueprint whose routes share auth, validation and error handling."""
 
@@ -206,10 +216,11 @@ class Api:
         status: int = 200,
         content_types: list[str] | None = None,
         raw_body: bool = False,
+        idempotent: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         allowed = frozenset(roles) if roles is not None else None
         OPERATIONS.append(Operation(method, path, operation_id, allowed, body, query,
-                                    tuple(content_types or ()) if raw_body else ()))
+                                    tuple(content_types or ()) if raw_body else (), idempotent))
         blueprint = self.blueprint
         # A route without a body does not care what Content-Type a client sends with it.
         accepted_types = content_types or ([JSON] if body is not None else ["*/*"])
@@ -241,7 +252,13 @@ class Api:
                             raise ApiError(415, "unsupported_media_type", f"send the body as {JSON}",
                                            [errors.FieldProblem("Content-Type", f"'{ctype or 'missing'}' is not {JSON}")])
                         ctx.body = _parse_json(raw, schema(body))
-                    result = view(ctx, **params)
+                    key = request.headers.get("idempotency-key") if idempotent else None
+                    if key is None:
+                        result = view(ctx, **params)
+                    else:
+                        result, replayed = _once(operation_id, principal, key, raw, request.lambda_context,
+                                                 lambda: view(ctx, **params))
+                        return json_response(result, status, {"Idempotent-Replayed": "true"} if replayed else None)
                 except ApiError as exc:
                     return error_response(exc.status, exc.code, exc.message, exc.details)
                 except errors.DomainError as exc:

@@ -16,7 +16,7 @@ STAFF = list(Role)
 CREATORS = [Role.DISPATCHER, Role.ADMIN, Role.ENGINEER, Role.EXPERT, Role.PROJECT_LEAD]
 
 
-@api.route("/tickets", "POST", operation_id="createTicket", roles=CREATORS, body="TicketIn", status=201)
+@api.route("/tickets", "POST", operation_id="createTicket", roles=CREATORS, body="TicketIn", status=201, idempotent=True)
 def create_ticket(ctx: RequestContext) -> Any:
     """Opens a case for a fault, however it was found (D-O1); deadlines follow the level (D-S1)."""
     return tickets.create_ticket(ctx.body, ctx.principal)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 _seq = itertools.count(1)
@@ -138,3 +141,31 @@ def drive(client: Any, headers: Any, ticket: dict[str, Any], status: str, *, ass
         ticket = ok(call(client, "POST", f"/tickets/{ticket['ticket_id']}/transitions", headers(role, sub), body))
     assert ticket["status"] == status
     return ticket
+
+
+@contextmanager
+def api_world(key_path: Any) -> Iterator[SimpleNamespace]:
+    """One moto world with tables and a contract-checked client, for a class of tests that share
+    their data (the per-test `client` fixture builds a fresh one each time). Fails on any Scan."""
+    import boto3
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from chalicelib.handlers._api import reset_caches
+    from chalicelib.models.all import bind_tables, create_all_tables
+    from devtools.aws_calls import record_calls
+    from devtools.moto_patches import fast_transactions
+    from tests.contract import checked
+
+    reset_caches()
+    with mock_aws(), fast_transactions(), record_calls() as calls:
+        bind_tables("test-")
+        create_all_tables()
+        boto3.client("s3").create_bucket(Bucket="lampcare-test-photos")
+        from app import app
+
+        with Client(app, stage_name="test") as client:
+            headers = cached_auth(key_path)
+            yield SimpleNamespace(client=checked(client), headers=headers, calls=calls,
+                                  auth=lambda role="admin", sub=None: headers(role, sub))
+        assert not calls.scans(), calls.scans()

@@ -22,20 +22,13 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import jwt
 import pytest
-from chalice.test import Client
-from moto import mock_aws
 
 from chalicelib.handlers import health, registry, tickets  # noqa: F401 - declaring the routes fills OPERATIONS
-from chalicelib.handlers._api import OPERATIONS, Operation, reset_caches, schema
-from chalicelib.models.all import bind_tables, create_all_tables
+from chalicelib.handlers._api import OPERATIONS, Operation, schema
 from chalicelib.settings import get_settings
-from devtools.aws_calls import record_calls
-from devtools.moto_patches import fast_transactions
-from tests.contract import checked
-from tests.functional.factories import cached_auth, call, make_lamp, make_school, make_ticket, make_user, ok, transition
+from tests.functional.factories import api_world, call, make_lamp, make_school, make_ticket, make_user, ok, transition
 
 JSON_TYPE = "application/json"
 ISSUER = AUDIENCE = "lampcare-local"
@@ -208,19 +201,9 @@ BAD_TOKENS = {
 @pytest.fixture(scope="class")
 def world(test_environment: Any) -> Iterator[SimpleNamespace]:
     """One moto world per class; tokens are signed once per (role, sub)."""
-    reset_caches()
-    with mock_aws(), fast_transactions(), record_calls() as calls:
-        bind_tables("test-")
-        create_all_tables()
-        boto3.client("s3").create_bucket(Bucket="lampcare-test-photos")
-        from app import app
-
-        with Client(app, stage_name="test") as client:
-            client = checked(client)
-            headers = cached_auth(test_environment)
-            auth = lambda role="admin", sub=None: headers(role, sub)  # noqa: E731 - factories take auth(role)
-            yield SimpleNamespace(client=client, auth=auth, key_path=test_environment)
-        assert not calls.scans(), calls.scans()
+    with api_world(test_environment) as world:
+        world.key_path = test_environment
+        yield world
 
 
 # ---- 401 -------------------------------------------------------------------------------------

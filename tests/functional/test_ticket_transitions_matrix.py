@@ -16,21 +16,13 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
-from chalice.test import Client
-from moto import mock_aws
 
 from chalicelib.domain.lifecycle import ACTIONS, FAULT_OPEN_STATES, FIELD_ROLES, Status
-from chalicelib.handlers._api import reset_caches
-from chalicelib.models.all import bind_tables, create_all_tables
-from devtools.aws_calls import record_calls
-from devtools.moto_patches import fast_transactions
-from tests.contract import checked
 from tests.functional.factories import (
     ACTION_FIELDS,
     PATH_TO,
-    cached_auth,
+    api_world,
     call,
     drive,
     make_lamp,
@@ -101,45 +93,35 @@ def events_of(client: Any, headers: Any, ticket_id: str) -> list[dict[str, Any]]
 class TestRoleStateMatrix:
     @pytest.fixture(scope="class")
     def world(self, test_environment: Any) -> Iterator[SimpleNamespace]:
-        reset_caches()
-        with mock_aws(), fast_transactions(), record_calls() as calls:
-            bind_tables("test-")
-            create_all_tables()
-            boto3.client("s3").create_bucket(Bucket="lampcare-test-photos")
-            from app import app
-
-            with Client(app, stage_name="test") as client:
-                client = checked(client)
-                headers = cached_auth(test_environment)
-                auth = lambda role="admin", sub=None: headers(role, sub)  # noqa: E731 - factories take auth(role)
-                for user_id, role in [ENGINEER, EXPERT, ("eng-2", "engineer"), ("exp-2", "expert"),
-                                      ("eng-9", "engineer"), ("disp-1", "dispatcher")]:
-                    make_user(user_id, role)
-                school = make_school(client, auth)
-                merge_target = make_ticket(client, auth, school["school_id"], description="The same fault, reported first")
-                shared: dict[tuple[str, str], dict[str, Any]] = {}
-                for status in Status:
-                    kinds = ("engineer", "expert") if _assignee_kind(status.value) else ("engineer",)
-                    for kind in kinds:
-                        ticket = make_ticket(client, auth, school["school_id"])
-                        shared[(status.value, kind)] = drive(client, headers, ticket, status.value,
-                                                             assignee=KIND_OF_ASSIGNEE[kind],
-                                                             merge_into=merge_target["ticket_id"])
-                    if len(kinds) == 1:
-                        shared[(status.value, "expert")] = shared[(status.value, "engineer")]
-                # A cursor just before each trail's last event: "is that still the last one?" is then one
-                # short page instead of the whole trail, a few hundred times over.
-                before_last_event: dict[str, tuple[str | None, int]] = {}
-                for t in shared.values():
-                    count = len(PATH_TO[t["status"]]) + 1  # the create event, then one per step
-                    cursor = None
-                    if count > 1:
-                        page = ok(call(client, "GET", f"/tickets/{t['ticket_id']}/events?limit={count - 1}", headers("manager")))
-                        cursor = page["next_cursor"]
-                    before_last_event[t["ticket_id"]] = (cursor, count)
-                assert not calls.scans(), calls.scans()
-                yield SimpleNamespace(client=client, headers=headers, auth=auth, school=school,
-                                      merge_target=merge_target, shared=shared, before_last_event=before_last_event)
+        with api_world(test_environment) as world:
+            client, headers, auth = world.client, world.headers, world.auth
+            for user_id, role in [ENGINEER, EXPERT, ("eng-2", "engineer"), ("exp-2", "expert"),
+                                  ("eng-9", "engineer"), ("disp-1", "dispatcher")]:
+                make_user(user_id, role)
+            school = make_school(client, auth)
+            merge_target = make_ticket(client, auth, school["school_id"], description="The same fault, reported first")
+            shared: dict[tuple[str, str], dict[str, Any]] = {}
+            for status in Status:
+                kinds = ("engineer", "expert") if _assignee_kind(status.value) else ("engineer",)
+                for kind in kinds:
+                    ticket = make_ticket(client, auth, school["school_id"])
+                    shared[(status.value, kind)] = drive(client, headers, ticket, status.value,
+                                                         assignee=KIND_OF_ASSIGNEE[kind],
+                                                         merge_into=merge_target["ticket_id"])
+                if len(kinds) == 1:
+                    shared[(status.value, "expert")] = shared[(status.value, "engineer")]
+            # A cursor just before each trail's last event: "is that still the last one?" is then one
+            # short page instead of the whole trail, a few hundred times over.
+            before_last_event: dict[str, tuple[str | None, int]] = {}
+            for t in shared.values():
+                count = len(PATH_TO[t["status"]]) + 1  # the create event, then one per step
+                cursor = None
+                if count > 1:
+                    page = ok(call(client, "GET", f"/tickets/{t['ticket_id']}/events?limit={count - 1}", headers("manager")))
+                    cursor = page["next_cursor"]
+                before_last_event[t["ticket_id"]] = (cursor, count)
+            yield SimpleNamespace(client=client, headers=headers, auth=auth, school=school,
+                                  merge_target=merge_target, shared=shared, before_last_event=before_last_event)
 
     def _assert_unchanged(self, world: SimpleNamespace, before: dict[str, Any]) -> None:
         now = ok(call(world.client, "GET", f"/tickets/{before['ticket_id']}", world.headers("manager")))
