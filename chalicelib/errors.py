@@ -31,10 +31,6 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
-class InvalidHeader(DomainError):
-    code = "invalid_header"
-
-
 class InvalidQuery(DomainError):
     """A query parameter the schema cannot judge alone, e.g. a cursor from another list."""
 

@@ -33,7 +33,7 @@ class Settings:
     notify_topic_arn: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 1_048_576
-    max_upload_bytes: int = 6_000_000
+    max_upload_bytes: int = 4_000_000  # Lambda takes 6 MB; binary uploads arrive base64-encoded (x4/3)
     version: str = __version__
 
     def __post_init__(self) -> None:

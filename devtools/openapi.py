@@ -17,6 +17,12 @@ from typing import Any
 
 import yaml
 
+from chalicelib.domain.assets import LampStatus
+from chalicelib.domain.lifecycle import Status
+from chalicelib.domain.policy import LEVEL_COLOURS
+from chalicelib.handlers._api import IDEMPOTENCY_KEY, JSON
+from chalicelib.services.idempotency import REMEMBER_SECONDS
+
 SPEC_PATH = Path(__file__).resolve().parent.parent / "mobile_api_docs" / "openapi.yaml"
 REF = "#/components/schemas/{model}"
 
@@ -52,8 +58,8 @@ STR, INT, BOOL, NUM = {"type": "string"}, {"type": "integer"}, {"type": "boolean
 TIME = {"type": "string", "format": "date-time"}
 DATE = {"type": "string", "format": "date"}
 ANY_OBJECT = {"type": "object"}
-STATUS_ENUM = ["reported", "triaged", "assigned", "acknowledged", "en_route", "on_site", "resolved",
-               "signed_off", "closed", "cancelled", "merged", "reopened"]
+STATUS_ENUM = [s.value for s in Status]
+LAMP_STATUSES = [v for k, v in vars(LampStatus).items() if k.isupper()]
 
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": _obj({"error": _obj({
@@ -90,7 +96,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "school_id": STR, "room_id": STR, "position": STR, "model": STR, "serial": STR, "batch": STR,
         "configuration": STR, "installed_on": DATE, "accepted_on": DATE,
         "warranty": _obj({"years": NUM, "extension_days": INT, "ends_on": DATE, "in_warranty": BOOL}),
-        "status": {"type": "string", "enum": ["in_service", "replaced", "retired"]},
+        "status": {"type": "string", "enum": LAMP_STATUSES},
         "has_open_fault": BOOL, "open_tickets": INT,
         "qr_token": {"type": "string", "description": "128 random bits; rotating it invalidates the printed label."},
         "report_url": {"type": "string", "format": "uri"},
@@ -128,7 +134,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "status": {"type": "string", "enum": STATUS_ENUM},
         "source": _ref("Source"), "category": _ref("Category"),
         "level": {"type": "integer", "minimum": 1, "maximum": 4},
-        "colour": {"type": "string", "enum": ["blue", "yellow", "orange", "red"]},
+        "colour": {"type": "string", "enum": [LEVEL_COLOURS[level] for level in sorted(LEVEL_COLOURS)]},
         "level_confirmed": {"type": "boolean", "description": "False until a dispatcher triages the reported level."},
         "school_id": STR, "room_id": {"type": ["string", "null"]},
         "lamp_ids": {"type": "array", "items": STR},
@@ -296,17 +302,18 @@ def _operation(op: Any) -> dict[str, Any]:
         params += _query_parameters(op.query)
     if op.idempotent:
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                       "description": "Makes a retry safe: the first answer is replayed for a day to every request "
-                                      "with the same key from the same user, instead of creating again.",
-                       "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{8,128}$"}})
+                       "description": f"Makes a retry safe: the first answer is replayed for {REMEMBER_SECONDS // 3600} h "
+                                      "to every request with the same key from the same user, instead of creating again.",
+                       "schema": {"type": "string", "pattern": f"^{IDEMPOTENCY_KEY.pattern}$"}})
     if params:
         operation["parameters"] = params
     if op.body:
         operation["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": _ref(schema(op.body).__name__)}}}
     elif op.raw_body_types:
+        # A raw-body route also accepts JSON only to answer it with our own 415.
         operation["requestBody"] = {"required": True, "content": {
-            t: {"schema": {"type": "string", "contentMediaType": t}} for t in op.raw_body_types}}
+            t: {"schema": {"type": "string", "contentMediaType": t}} for t in op.raw_body_types if t != JSON}}
 
     status, body = RESPONSES[op.operation_id]
     ok_content = ({body: {"schema": {"type": "string", "contentMediaType": body}}} if "/" in body
@@ -368,8 +375,9 @@ def build() -> dict[str, Any]:
         "info": {"title": "LampCare API", "version": "1.0.0",
                  "description": INFO_DESCRIPTION + "\n## Ticket lifecycle\n\n" + _lifecycle_table() + "\n"},
         "servers": [{"url": "http://127.0.0.1:8000", "description": "`make run` (embedded AWS, demo data)"},
-                    {"url": "https://{api_id}.execute-api.{region}.amazonaws.com/api", "description": "Deployed stage",
-                     "variables": {"api_id": {"default": "example"}, "region": {"default": "cn-north-1"}}}],
+                    {"url": "https://{api_id}.execute-api.{region}.{suffix}/api", "description": "Deployed stage",
+                     "variables": {"api_id": {"default": "example"}, "region": {"default": "cn-north-1"},
+                                   "suffix": {"default": "amazonaws.com.cn", "enum": ["amazonaws.com.cn", "amazonaws.com"]}}}],
         "security": [{"bearer": []}],
         "tags": [{"name": t} for t in sorted({op.path.strip("/").split("/")[0] for op in OPERATIONS})],
         "paths": paths,

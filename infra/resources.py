@@ -68,21 +68,19 @@ GATEWAY_ERRORS = {
 
 
 def gateway_responses() -> dict[str, Any]:
+    """Merged (deeply, by `chalice package --merge-template`) into the API's own OpenAPI body, so
+    that a change to them changes the deployment's hash and takes effect on the next deploy."""
     responses = {}
     for response_type, code in GATEWAY_ERRORS.items():
         template = ('{"error": {"code": "' + code + '", "message": $context.error.messageString, "details": [], '
                     '"request_id": "$context.requestId"}}')
-        properties: dict[str, Any] = {
-            "RestApiId": {"Ref": "RestAPI"},  # the API that `chalice package` generates
-            "ResponseType": response_type,
-            "ResponseTemplates": {"application/json": template},
-            "ResponseParameters": {"gatewayresponse.header.X-Request-Id": "context.requestId"},
-        }
+        response: dict[str, Any] = {"responseTemplates": {"application/json": template}}
         if response_type == "MISSING_AUTHENTICATION_TOKEN":
-            properties["StatusCode"] = "404"
-        responses[f"GatewayResponse{_logical_id(response_type.lower())}"] = {
-            "Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
-    return responses
+            response["statusCode"] = 404
+        if response_type == "UNAUTHORIZED":
+            response["responseParameters"] = {"gatewayresponse.header.WWW-Authenticate": "'Bearer'"}
+        responses[response_type] = response
+    return {"RestAPI": {"Properties": {"DefinitionBody": {"x-amazon-apigateway-gateway-responses": responses}}}}
 
 
 def build() -> dict[str, Any]:
@@ -119,7 +117,7 @@ def build() -> dict[str, Any]:
         "Parameters": {"Stage": {"Type": "String", "Default": "prod", "AllowedPattern": "^[a-z0-9-]+$"}},
         "Resources": resources,
         "Outputs": {
-            "UserPoolIssuer": {"Value": {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}},
+            "UserPoolIssuer": {"Value": {"Fn::Sub": "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}"}},
             "UserPoolClientId": {"Value": {"Ref": "UserPoolClient"}},
             "UserPoolArn": {"Value": {"Fn::GetAtt": ["UserPool", "Arn"]}},
             "NotifyTopicArn": {"Value": {"Ref": "NotifyTopic"}},

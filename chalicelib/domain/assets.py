@@ -13,16 +13,16 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _calendar_date(value: object) -> object:
     """Pydantic would read 0 or "86400" as a Unix timestamp: a placeholder in a date column
     would register a lamp as installed in 1970, out of warranty. Only real dates pass."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value.strip())):
-        return value.strip() if isinstance(value, str) else value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+        return value.strip()
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
     raise ValueError("must be a date as YYYY-MM-DD")
 
 
@@ -40,10 +40,22 @@ def new_qr_token() -> str:
     return secrets.token_urlsafe(16)
 
 
+_DIGIT_RUN = re.compile(r"[0-9]+")
+
+
+def _in_number_order(text: str) -> str:
+    """'A-2' sorts before 'A-10' as strings once every run of digits is zero-padded."""
+    return _DIGIT_RUN.sub(lambda run: run.group().zfill(6), text)
+
+
+def room_prefix(room_id: str) -> str:
+    """The start of every location key in a room (a Query's begins_with)."""
+    return f"{_in_number_order(room_id)}#"
+
+
 def location_key(room_id: str, position: str, lamp_id: str) -> str:
-    """Sorts a room's lamps as people number them: position 2 before 10."""
-    sortable = position.zfill(6) if position.isdigit() else position
-    return f"{room_id}#{sortable}#{lamp_id}"
+    """Orders a school's lamps as people number rooms and positions: 2 before 10."""
+    return f"{room_prefix(room_id)}{_in_number_order(position)}#{lamp_id}"
 
 
 def asset_no(school_code: str, number: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -84,7 +85,6 @@ class ApiError(Exception):
 
 _DOMAIN_STATUS: list[tuple[type[errors.DomainError], int]] = [
     (errors.InvalidQuery, 400),
-    (errors.InvalidHeader, 400),
     (errors.Unauthenticated, 401),
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
@@ -190,12 +190,21 @@ def _parse_query(params: dict[str, str] | None, model: type[BaseModel]) -> BaseM
         raise ApiError(400, "invalid_query", "the query string is invalid", validation_problems(exc, "query.")) from exc
 
 
-def _once(operation_id: str, principal: Principal | None, key: str, raw: bytes, lambda_context: Any,
-          run: Callable[[], Any]) -> tuple[Any, bool]:
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
+
+
+def _once(operation_id: str, ctx: RequestContext, key: str, lambda_context: Any, run: Callable[[], Any]) -> tuple[Any, bool]:
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ApiError(400, "invalid_header", f"the {IDEMPOTENCY_HEADER} header is not a valid key", [
+            errors.FieldProblem(IDEMPOTENCY_HEADER, "8 to 128 letters, digits or _.:- (a UUID is ideal)")])
+    # The parsed body, re-serialised: a retry with other whitespace or key order is the same request.
+    canonical = ctx.body.model_dump_json().encode() if ctx.body is not None else ctx.raw_body
     idempotency = import_module("chalicelib.services.idempotency")  # Powertools loads only when a key is sent
-    # Stored as JSON, so the replay is byte for byte what the first answer was.
-    return idempotency.once(operation_id, principal.sub if principal else "public", idempotency.check_key(key), raw,
-                            lambda: json.loads(json.dumps(run(), default=json_default)), lambda_context)
+    # Stored as JSON, so the replay is what the first answer was.
+    return idempotency.once(operation_id, ctx.principal.sub if ctx.principal else "public", key, canonical,
+                            lambda: json.loads(json.dumps(run(), default=json_default)),
+                            key_name=IDEMPOTENCY_HEADER, lambda_context=lambda_context)
 
 
 class Api:
@@ -252,12 +261,11 @@ class Api:
                             raise ApiError(415, "unsupported_media_type", f"send the body as {JSON}",
                                            [errors.FieldProblem("Content-Type", f"'{ctype or 'missing'}' is not {JSON}")])
                         ctx.body = _parse_json(raw, schema(body))
-                    key = request.headers.get("idempotency-key") if idempotent else None
+                    key = request.headers.get(IDEMPOTENCY_HEADER) if idempotent else None
                     if key is None:
                         result = view(ctx, **params)
                     else:
-                        result, replayed = _once(operation_id, principal, key, raw, request.lambda_context,
-                                                 lambda: view(ctx, **params))
+                        result, replayed = _once(operation_id, ctx, key, request.lambda_context, lambda: view(ctx, **params))
                         return json_response(result, status, {"Idempotent-Replayed": "true"} if replayed else None)
                 except ApiError as exc:
                     return error_response(exc.status, exc.code, exc.message, exc.details)

@@ -15,6 +15,7 @@ from pynamodb.exceptions import GetError, PutError, QueryError, TransactWriteErr
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.domain.assets import room_prefix
 from chalicelib.errors import Conflict, FieldProblem, InvalidQuery, NotFound
 from chalicelib.models.base import bind_tables
 from chalicelib.models.registry import (
@@ -175,14 +176,14 @@ def find_lamp_by_qr_token(token: str) -> LampModel:
 
 def query_lamps_in_school(school_id: str, room_id: str | None, limit: int, cursor: dict[str, Any] | None) -> Page[LampModel]:
     bind_tables()
-    condition = LampModel.location_key.startswith(f"{room_id}#") if room_id else None
+    condition = LampModel.location_key.startswith(room_prefix(room_id)) if room_id else None
     cursor = _cursor(cursor, LampModel, LampModel.by_location, school_id)
     return _page(LampModel.by_location.query(school_id, condition, limit=limit, last_evaluated_key=cursor))
 
 
 def all_lamps_in_school(school_id: str, room_id: str | None = None) -> list[LampModel]:
     bind_tables()
-    condition = LampModel.location_key.startswith(f"{room_id}#") if room_id else None
+    condition = LampModel.location_key.startswith(room_prefix(room_id)) if room_id else None
     return list(LampModel.by_location.query(school_id, condition))
 
 

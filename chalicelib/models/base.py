@@ -17,6 +17,8 @@ _bound_prefix: str | None = None
 
 def register(model: type[Model]) -> type[Model]:
     model.Meta.base_name = model.Meta.table_name  # type: ignore[attr-defined]
+    if _bound_prefix is not None:  # a module loaded lazily, after the first request bound the others
+        model.Meta.table_name = f"{_bound_prefix}{model.Meta.base_name}"  # type: ignore[attr-defined]
     MODELS.append(model)
     return model
 

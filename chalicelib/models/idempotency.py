@@ -9,7 +9,7 @@ from __future__ import annotations
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
-from chalicelib.models.base import register
+from chalicelib.models.base import bind_tables, register
 
 
 @register
@@ -23,3 +23,10 @@ class IdempotencyRecordModel(Model):
     status = UnicodeAttribute(null=True)
     data = UnicodeAttribute(null=True)
     validation = UnicodeAttribute(null=True)
+
+
+def idempotency_table_name() -> str:
+    """For Powertools' persistence layer, which talks to the table itself."""
+    bind_tables()
+    name: str = IdempotencyRecordModel.Meta.table_name
+    return name

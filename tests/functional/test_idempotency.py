@@ -97,3 +97,16 @@ def test_a_malformed_key_is_400_naming_the_header_and_creates_nothing(client, au
         error = json.loads(response.body)["error"]
         assert (error["code"], error["details"][0]["field"]) == ("invalid_header", "Idempotency-Key")
     assert tickets_of(client, auth, school["school_id"]) == []
+
+
+def test_a_retry_that_serialises_the_same_report_differently_is_still_the_same_request(client, auth):
+    """A retry library may re-encode the body (key order, spaces); only the content counts."""
+    school = make_school(client, auth)
+    lamp = make_lamp(client, auth, school["school_id"])
+    key, body = str(uuid.uuid4()), report(school["school_id"], lamp["lamp_id"])
+    headers = {**auth("dispatcher"), "Idempotency-Key": key}
+    first = client.http.post("/tickets", headers=headers, body=json.dumps(body))
+    again = client.http.post("/tickets", headers=headers, body=json.dumps(dict(reversed(body.items())), indent=2))
+    assert (first.status_code, again.status_code) == (201, 201), again.body
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert len(tickets_of(client, auth, school["school_id"])) == 1

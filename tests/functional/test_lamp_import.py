@@ -483,3 +483,17 @@ def test_ten_thousand_rows_are_imported_in_one_request(client, auth):
         assert fetched["warranty"]["ends_on"] == "2030-09-01"
         assert URL_SAFE_TOKEN.match(fetched["qr_token"])
     assert len({lamp["qr_token"] for lamp in first_page["items"] + last_room["items"]}) == 45
+
+
+def test_a_charset_declared_in_the_content_type_is_honoured(client, auth):
+    """Without the declaration these bytes would also decode as GB 18030, into the wrong characters."""
+    school = make_school(client, auth)
+    row = good_row("SN-LATIN-1", room="A-101")
+    row[HEADER.index("building")] = "Bâtiment Müller"
+    body = csv_body([row]).decode("utf-8").encode("iso-8859-1")
+
+    code, report = post_import(client, auth, school["school_id"], body, "text/csv; charset=ISO-8859-1")
+
+    assert code == 200, report
+    rooms = ok(call(client, "GET", f"/schools/{school['school_id']}", auth()))["rooms"]
+    assert rooms[0]["building"] == "Bâtiment Müller"

@@ -621,3 +621,7 @@ def test_a_rooms_lamps_are_listed_in_the_order_people_number_them(client, auth):
         make_lamp(client, auth, school["school_id"], room_id="B-201", position=position)
     listed = ok(call(client, "GET", f"/schools/{school['school_id']}/lamps?room_id=B-201", auth("engineer")))["items"]
     assert [lamp["position"] for lamp in listed] == ["1", "2", "10", "11", "front-left"]
+    for room in ["B-1001", "B-21"]:
+        make_lamp(client, auth, school["school_id"], room_id=room, position="1")
+    whole = ok(call(client, "GET", f"/schools/{school['school_id']}/lamps", auth("engineer")))["items"]
+    assert list(dict.fromkeys(lamp["room_id"] for lamp in whole)) == ["B-21", "B-201", "B-1001"]
