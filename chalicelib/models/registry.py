@@ -165,6 +165,7 @@ class UniqueKeyModel(Model):
     key = UnicodeAttribute(hash_key=True)
     owner_id = UnicodeAttribute()
     scope = UnicodeAttribute(default="")  # e.g. the school a serial is registered at
+    place = UnicodeAttribute(null=True)  # a serial's room#position when registered; a future move updates it
 
 
 class CounterModel(Model):

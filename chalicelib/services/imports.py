@@ -139,6 +139,11 @@ def import_lamps(school_id: str, raw: bytes, content_type: str, mode: str, actor
             new_specs.append((number, spec))
         elif guard.scope != school.school_id:
             problems.append(RowError(number, "serial", "already registered at another school"))
+        elif guard.place and guard.place != f"{spec.room_id}#{spec.position}":
+            # Said, not silently kept: a corrected list must not look applied when it was not.
+            room, _, position = guard.place.partition("#")
+            problems.append(RowError(number, "room_id", f"this serial is registered in room {room} at position "
+                                                        f"{position}; a lamp is moved on site, not by import"))
         else:
             unchanged += 1  # idempotent: the same list imported twice registers each lamp once
     problems.sort(key=lambda p: (p.row, p.column))

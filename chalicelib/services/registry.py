@@ -146,7 +146,8 @@ def build_lamp(spec: assets.LampSpec, school: SchoolModel, warranty: WarrantyTer
 
 def serial_guard(lamp: LampModel) -> UniqueKeyModel:
     """A serial is registered once (D-A1); the guard also says where, so re-imports need no lamp reads."""
-    return UniqueKeyModel(f"serial#{lamp.serial}", owner_id=lamp.lamp_id, scope=lamp.school_id)
+    return UniqueKeyModel(f"serial#{lamp.serial}", owner_id=lamp.lamp_id, scope=lamp.school_id,
+                          place=f"{lamp.room_id}#{lamp.position}")
 
 
 def history_entry(lamp_id: str, at: dt.datetime, kind: str, *, ref: str = "", actor: str = "",

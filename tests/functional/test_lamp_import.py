@@ -209,6 +209,23 @@ def test_a_longer_list_imported_again_adds_only_the_new_rows(client, auth):
     assert listed["SN-A-0004"]["asset_no"] == f"{school['code']}-00004"
 
 
+def test_a_list_that_puts_a_registered_lamp_elsewhere_is_reported_not_silently_ignored(client, auth):
+    """The installer corrects a room in the list and imports again: the lamp is not moved by import,
+    and the report says so on that row instead of counting it as unchanged."""
+    school = make_school(client, auth)
+    ok(post_import(client, auth, school["school_id"], csv_body(ROWS)))
+    corrected = [list(row) for row in ROWS]
+    corrected[1][HEADER.index("room_id")] = "A-102"
+
+    code, report = post_import(client, auth, school["school_id"], csv_body(corrected))
+
+    assert code == 200, report
+    assert (report["created"], report["unchanged"], report["failed"]) == (0, 2, 1)
+    assert [(e["row"], e["column"]) for e in report["errors"]] == [(3, "room_id")]
+    assert "registered in room A-101 at position 2" in report["errors"][0]["problem"]
+    assert by_serial(installed_lamps(client, auth, school["school_id"]))["SN-A-0002"]["room_id"] == "A-101"
+
+
 # ---- row-level errors -------------------------------------------------------------------------
 
 def good_row(serial: str, position: str = "1", room: str = "A-101") -> list[str]:
