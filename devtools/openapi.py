@@ -28,10 +28,11 @@ REF = "#/components/schemas/{model}"
 
 # ---- response bodies ---------------------------------------------------------------------
 
-def _obj(props: dict[str, Any], required: list[str] | None = None, extra: bool = False) -> dict[str, Any]:
-    """An object schema; every listed property is required unless `required` says otherwise."""
-    return {"type": "object", "properties": props, "required": list(props) if required is None else required,
-            "additionalProperties": extra}
+def _obj(props: dict[str, Any], required: list[str] | None = None, extra: bool = False,
+         optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An object schema; every listed property is required unless `required` or `optional` say otherwise."""
+    needed = [p for p in props if p not in optional] if required is None else required
+    return {"type": "object", "properties": props, "required": needed, "additionalProperties": extra}
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -46,11 +47,12 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return nullable
 
 
-def _page(item: str) -> dict[str, Any]:
+def _page(item: str, **more: dict[str, Any]) -> dict[str, Any]:
     return _obj({
         "items": {"type": "array", "items": _ref(item)},
         "next_cursor": {"type": ["string", "null"],
                         "description": "Opaque. Pass it back as `cursor` for the next page; null on the last page."},
+        **more,
     })
 
 
@@ -148,7 +150,7 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         "sla": _obj({"response_met": {"type": ["boolean", "null"]}, "onsite_met": {"type": ["boolean", "null"]}}),
         "updated_at": TIME,
         "allowed_actions": {"type": "array", "items": STR, "description": "What the caller may do next."},
-    }, required=None),
+    }, optional=("allowed_actions",)),
     "TicketEvent": _obj({
         "seq": INT, "at": TIME, "actor": STR, "actor_role": STR, "action": STR,
         "from_status": {"type": ["string", "null"]}, "to_status": STR,
@@ -156,18 +158,15 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     }),
     "SchoolPage": _page("School"),
     "LampPage": _page("Lamp"),
-    "LampHistoryPage": {**_page("LampHistoryEntry"), "properties": {
-        **_page("LampHistoryEntry")["properties"],
-        "lamp": _obj({"lamp_id": STR, "asset_no": STR, "status": STR,
-                      "predecessor_id": {"type": ["string", "null"], "description": "The unit this one replaced."},
-                      "successor_id": {"type": ["string", "null"], "description": "The unit that replaced this one."}}),
-    }, "required": ["items", "next_cursor", "lamp"]},
+    "LampHistoryPage": _page("LampHistoryEntry", lamp=_obj({
+        "lamp_id": STR, "asset_no": STR, "status": STR,
+        "predecessor_id": {"type": ["string", "null"], "description": "The unit this one replaced."},
+        "successor_id": {"type": ["string", "null"], "description": "The unit that replaced this one."}})),
     "TicketPage": _page("Ticket"),
     "TicketEventPage": _page("TicketEvent"),
 }
 RESPONSE_SCHEMAS["SchoolWithRooms"] = _obj({**RESPONSE_SCHEMAS["School"]["properties"],
                                            "rooms": {"type": "array", "items": _ref("Room")}})
-RESPONSE_SCHEMAS["Ticket"]["required"] = [k for k in RESPONSE_SCHEMAS["Ticket"]["properties"] if k != "allowed_actions"]
 
 # operationId -> (success status, schema name or media type)
 RESPONSES: dict[str, tuple[int, str]] = {
