@@ -15,6 +15,7 @@ run: $(STAMP)  ## API on http://127.0.0.1:8000 with demo data, on an embedded AW
 
 test: $(STAMP)  ## the whole suite: unit, functional (moto), end-to-end (real local server)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
 bench: $(STAMP)  ## prints the benchmark table

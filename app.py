@@ -40,8 +40,11 @@ def request_envelope(event: Any, get_response: Any) -> Response:
     if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
         code = _CHALICE_CODES.get(response.body["Code"], "error")
         message = "an internal error occurred" if response.status_code >= 500 else response.body.get("Message", "")
-        response = json_response(error_body(code, message), response.status_code, {
-            k: v for k, v in response.headers.items() if k.lower() != "content-type"})
+        response = json_response(
+            error_body(code, message),
+            response.status_code,
+            {k: v for k, v in response.headers.items() if k.lower() != "content-type"},
+        )
     response.headers["X-Request-Id"] = request_id
     logger.info(
         "request",

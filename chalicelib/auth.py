@@ -132,7 +132,14 @@ def create_local_key(path: str) -> None:
 
 
 def issue_local_token(
-    *, key_path: str, issuer: str, audience: str, sub: str, roles: list[str], name: str = "", ttl_seconds: int = 12 * 3600
+    *,
+    key_path: str,
+    issuer: str,
+    audience: str,
+    sub: str,
+    roles: list[str],
+    name: str = "",
+    ttl_seconds: int = 12 * 3600,
 ) -> str:
     """Mints a token with Cognito's claim names, signed by the local key."""
     import jwt

@@ -12,10 +12,14 @@ from chalicelib.domain.lifecycle import ACTIONS
 from chalicelib.domain.policy import ServicePolicy, WarrantyTerms, default_policy
 from chalicelib.domain.tickets import MAX_LAMPS_PER_TICKET, Category, Source
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Id = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
 # A light check on purpose: email_validator + dnspython would cost ~60 ms of every cold start.
 # Empty means "no email"; one pattern rather than a union, so an error names just the field.
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
+]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
 
@@ -105,10 +109,23 @@ class TicketIn(Strict):
 class TicketListQuery(PageQuery):
     school_id: Id | None = None
     assignee_id: Id | None = None
-    status: Literal[
-        "reported", "triaged", "assigned", "acknowledged", "en_route", "on_site", "resolved",
-        "signed_off", "closed", "cancelled", "merged", "reopened",
-    ] | None = None
+    status: (
+        Literal[
+            "reported",
+            "triaged",
+            "assigned",
+            "acknowledged",
+            "en_route",
+            "on_site",
+            "resolved",
+            "signed_off",
+            "closed",
+            "cancelled",
+            "merged",
+            "reopened",
+        ]
+        | None
+    ) = None
     level: int | None = Field(default=None, ge=1, le=4)
 
 

@@ -87,6 +87,7 @@ def ms(value: float) -> str:
 
 # ---- sections -----------------------------------------------------------------------------------
 
+
 def cold_import_rows(runs: int) -> tuple[list[Row], list[str]]:
     from devtools import bench_cold_import
 
@@ -94,25 +95,46 @@ def cold_import_rows(runs: int) -> tuple[list[Row], list[str]]:
 
     def timing(runs_of: list[bench_cold_import.Timing]) -> str:
         walls = [t.wall_ms for t in runs_of]
-        return (f"CPU {result.median(runs_of, 'cpu_ms'):.0f} ms · wall {result.median(runs_of, 'wall_ms'):.0f} ms "
-                f"(wall min {min(walls):.0f}, max {max(walls):.0f})")
+        return (
+            f"CPU {result.median(runs_of, 'cpu_ms'):.0f} ms · wall {result.median(runs_of, 'wall_ms'):.0f} ms "
+            f"(wall min {min(walls):.0f}, max {max(walls):.0f})"
+        )
 
     cpu_ratio, wall_ratio = result.ratio("cpu_ms"), result.ratio("wall_ms")
     top = [f"{name} {value:.0f}" for name, value in list(result.app_packages_ms.items())[:9] if value >= 1]
     loaded = result.forbidden_loaded
-    broken = [] if cpu_ratio <= COLD_IMPORT_MAX_RATIO else [
-        f"cold import: `import app` / `import boto3` = {cpu_ratio:.2f} (CPU time), budget ≤ {COLD_IMPORT_MAX_RATIO}"]
+    broken = (
+        []
+        if cpu_ratio <= COLD_IMPORT_MAX_RATIO
+        else [
+            f"cold import: `import app` / `import boto3` = {cpu_ratio:.2f} (CPU time), budget ≤ {COLD_IMPORT_MAX_RATIO}"
+        ]
+    )
     return [
         Row("a cold import", f"`import app`, median of {runs}, fresh interpreter, Lambda env", time=timing(result.app)),
-        Row("a cold import", f"`import boto3`, median of {runs}, interleaved with the above", time=timing(result.boto3)),
-        Row("a cold import", f"app / boto3, CPU time (wall-clock ratio {wall_ratio:.2f})", ratio=f"{cpu_ratio:.2f}",
-            budget=f"≤ {COLD_IMPORT_MAX_RATIO}", met=cpu_ratio <= COLD_IMPORT_MAX_RATIO),
-        Row("a cold import", "where `import app` spends its time (ms in each package's own modules, `-X importtime`)",
-            time=", ".join(top)),
-        Row("a cold import", "heavy packages `import app` must not load (needed by some requests or by tests only): "
+        Row(
+            "a cold import", f"`import boto3`, median of {runs}, interleaved with the above", time=timing(result.boto3)
+        ),
+        Row(
+            "a cold import",
+            f"app / boto3, CPU time (wall-clock ratio {wall_ratio:.2f})",
+            ratio=f"{cpu_ratio:.2f}",
+            budget=f"≤ {COLD_IMPORT_MAX_RATIO}",
+            met=cpu_ratio <= COLD_IMPORT_MAX_RATIO,
+        ),
+        Row(
+            "a cold import",
+            "where `import app` spends its time (ms in each package's own modules, `-X importtime`)",
+            time=", ".join(top),
+        ),
+        Row(
+            "a cold import",
+            "heavy packages `import app` must not load (needed by some requests or by tests only): "
             + ", ".join(bench_cold_import.MUST_NOT_LOAD),
             time="loaded: " + (", ".join(f"**{name}**" for name in loaded) if loaded else "none"),
-            budget="check, not a budget", met=not loaded),
+            budget="check, not a budget",
+            met=not loaded,
+        ),
     ], broken
 
 
@@ -123,8 +145,10 @@ def route_rows(stack: Stack, requests: int, progress: ProgressFn) -> tuple[list[
     floor = next(r for r in results if r.case is bench_routes.FLOOR)
     floor_p50, floor_p95 = floor.percentile(0.50), floor.percentile(0.95)
     if floor.calls != ["GetItem"]:
-        print(f"bench: the floor route made {floor.calls}, not one GetItem: its ratios mean something else now",
-              file=sys.stderr)
+        print(
+            f"bench: the floor route made {floor.calls}, not one GetItem: its ratios mean something else now",
+            file=sys.stderr,
+        )
     rows = []
     broken = []
     for r in results:
@@ -155,13 +179,23 @@ def lamp_import_rows(stack: Stack, rows: int) -> tuple[list[Row], list[str]]:
     broken = []
     for run in bench_lamp_import.measure(stack, rows):
         body = run.body if isinstance(run.body, dict) else {}
-        outcome = (f"status {run.status}: {body.get('created', '?')} created, {body.get('unchanged', '?')} unchanged, "
-                   f"{body.get('failed', '?')} failed")
+        outcome = (
+            f"status {run.status}: {body.get('created', '?')} created, {body.get('unchanged', '?')} unchanged, "
+            f"{body.get('failed', '?')} failed"
+        )
         timing = f"{run.seconds:.1f} s · {run.rows_per_second:,.0f} rows/s"
         if run.scans > SCAN_BUDGET:
             broken.append(f"{run.scans} Scan(s) in the {run.rows:,}-row lamp import ({run.label})")
-        table.append(Row("d lamp import", f"{run.rows:,}-row CSV, {run.label} → {outcome}", calls_cell(run.calls),
-                         timing, budget="no Scan", met=run.scans <= SCAN_BUDGET))
+        table.append(
+            Row(
+                "d lamp import",
+                f"{run.rows:,}-row CSV, {run.label} → {outcome}",
+                calls_cell(run.calls),
+                timing,
+                budget="no Scan",
+                met=run.scans <= SCAN_BUDGET,
+            )
+        )
     return table, broken
 
 
@@ -170,21 +204,38 @@ def keepalive_rows(original_env: dict[str, str], requests: int) -> tuple[list[Ro
 
     r = bench_keepalive.measure(original_env, requests)
     note = "" if r.reconnects == 0 else f", **{r.reconnects} reconnects**"
-    broken = [] if r.ratio >= KEEPALIVE_MIN_RATIO else [
-        f"keep-alive: {r.keepalive_rps:.0f} req/s over one connection / {r.new_connection_rps:.0f} req/s with a new "
-        f"connection per request = {r.ratio:.2f}, budget ≥ {KEEPALIVE_MIN_RATIO}"]
+    broken = (
+        []
+        if r.ratio >= KEEPALIVE_MIN_RATIO
+        else [
+            f"keep-alive: {r.keepalive_rps:.0f} req/s over one connection / {r.new_connection_rps:.0f} req/s with a new "
+            f"connection per request = {r.ratio:.2f}, budget ≥ {KEEPALIVE_MIN_RATIO}"
+        ]
+    )
     return [
-        Row("e keep-alive", f"`GET /health`, one reused connection ({r.requests_per_mode} requests, {r.rounds} rounds{note})",
-            time=f"{r.keepalive_rps:.0f} req/s"),
-        Row("e keep-alive", f"`GET /health`, a new connection per request ({r.requests_per_mode} requests, interleaved)",
-            time=f"{r.new_connection_rps:.0f} req/s"),
-        Row("e keep-alive", "keep-alive / new connection (`make run` server: started in "
+        Row(
+            "e keep-alive",
+            f"`GET /health`, one reused connection ({r.requests_per_mode} requests, {r.rounds} rounds{note})",
+            time=f"{r.keepalive_rps:.0f} req/s",
+        ),
+        Row(
+            "e keep-alive",
+            f"`GET /health`, a new connection per request ({r.requests_per_mode} requests, interleaved)",
+            time=f"{r.new_connection_rps:.0f} req/s",
+        ),
+        Row(
+            "e keep-alive",
+            "keep-alive / new connection (`make run` server: started in "
             f"{r.startup_seconds:.0f} s, stopped by SIGINT {'with' if r.stopped_cleanly else '**without**'} its snapshot)",
-            ratio=f"{r.ratio:.2f}", budget=f"≥ {KEEPALIVE_MIN_RATIO}", met=r.ratio >= KEEPALIVE_MIN_RATIO),
+            ratio=f"{r.ratio:.2f}",
+            budget=f"≥ {KEEPALIVE_MIN_RATIO}",
+            met=r.ratio >= KEEPALIVE_MIN_RATIO,
+        ),
     ], broken
 
 
 # ---- run ------------------------------------------------------------------------------------------
+
 
 class ProgressFn:
     def __init__(self) -> None:
@@ -202,7 +253,9 @@ def machine_info() -> list[str]:
     except OSError:
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    versions = ", ".join(f"{name} {metadata.version(name)}" for name in ("chalice", "pynamodb", "boto3", "moto", "pydantic"))
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}" for name in ("chalice", "pynamodb", "boto3", "moto", "pydantic")
+    )
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return [
         f"**Machine:** {os.cpu_count()} cores ({usable} usable), {cpu}; load average {load} at start",
@@ -232,8 +285,10 @@ def main(argv: list[str] | None = None) -> int:
         missing, stale = bench_routes.missing_cases()
         if missing or stale:
             for route in missing:
-                print(f"bench: route {route} has no benchmark case: add one to CASES in devtools/bench_routes.py",
-                      file=sys.stderr)
+                print(
+                    f"bench: route {route} has no benchmark case: add one to CASES in devtools/bench_routes.py",
+                    file=sys.stderr,
+                )
             for route in stale:
                 print(f"bench: a case names {route}, which the app no longer declares", file=sys.stderr)
             return 2
@@ -263,11 +318,13 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - progress.started
     print("\n".join(header) + "\n")
     print(markdown_table(rows))
-    print(f"\nTimes: (a) inside fresh interpreters, budget on CPU time (wall time on a shared machine adds waits "
-          f"for a core); (c) in-process through `chalice.test.Client` on moto, ratios to `GET /health` (one GetItem); "
-          f"moto serialises every returned item in Python, so routes returning many or large items look slower "
-          f"against the floor than they would on DynamoDB: the call counts are the portable numbers; (d) in-process on moto with per-item transaction rollback "
-          f"(devtools/moto_patches.py); (e) over TCP on 127.0.0.1. Whole run: {total:.0f} s.")
+    print(
+        f"\nTimes: (a) inside fresh interpreters, budget on CPU time (wall time on a shared machine adds waits "
+        f"for a core); (c) in-process through `chalice.test.Client` on moto, ratios to `GET /health` (one GetItem); "
+        f"moto serialises every returned item in Python, so routes returning many or large items look slower "
+        f"against the floor than they would on DynamoDB: the call counts are the portable numbers; (d) in-process on moto with per-item transaction rollback "
+        f"(devtools/moto_patches.py); (e) over TCP on 127.0.0.1. Whole run: {total:.0f} s."
+    )
     if broken:
         print("\n**Budgets broken:**\n" + "\n".join(f"- {b}" for b in broken))
         return 1

@@ -46,8 +46,19 @@ LAMBDA_ENV = {
 }
 
 # Packages the app needs only on some requests; `import app` must not load them.
-MUST_NOT_LOAD = ["aws_xray_sdk", "segno", "fpdf", "openpyxl", "jwt", "cryptography", "boto3", "PIL", "fontTools",
-                 "email_validator", "moto"]
+MUST_NOT_LOAD = [
+    "aws_xray_sdk",
+    "segno",
+    "fpdf",
+    "openpyxl",
+    "jwt",
+    "cryptography",
+    "boto3",
+    "PIL",
+    "fontTools",
+    "email_validator",
+    "moto",
+]
 
 _TIMED = """
 import time
@@ -85,8 +96,15 @@ class ColdImport:
 
 
 def _run(module: str, *flags: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *flags, "-c", _TIMED.format(module=module)], cwd=PROJECT_DIR,
-                          env=LAMBDA_ENV, capture_output=True, text=True, check=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, *flags, "-c", _TIMED.format(module=module)],
+        cwd=PROJECT_DIR,
+        env=LAMBDA_ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
 
 
 def _timed(module: str) -> tuple[Timing, list[str]]:
@@ -134,6 +152,9 @@ def measure(runs: int = 5) -> ColdImport:
 if __name__ == "__main__":  # a quick look without the rest of the benchmark
     result = measure()
     for clock in ("wall_ms", "cpu_ms"):
-        print(f"{clock}: app {result.median(result.app, clock):.0f}, boto3 {result.median(result.boto3, clock):.0f}, "
-              f"ratio {result.ratio(clock):.2f}", file=sys.stderr)
+        print(
+            f"{clock}: app {result.median(result.app, clock):.0f}, boto3 {result.median(result.boto3, clock):.0f}, "
+            f"ratio {result.ratio(clock):.2f}",
+            file=sys.stderr,
+        )
     print(f"packages {result.app_packages_ms}; forbidden loaded {result.forbidden_loaded}", file=sys.stderr)

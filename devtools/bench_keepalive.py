@@ -67,7 +67,11 @@ class _Server:
         self.ready = threading.Event()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devtools.run_local", "--port", str(port), "--data-dir", str(data_dir), "--fresh"],
-            cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self.reader = threading.Thread(target=self._drain, daemon=True)
         self.reader.start()
@@ -163,5 +167,9 @@ def measure(original_env: dict[str, str], requests: int = 300, rounds: int = 6) 
 
 if __name__ == "__main__":
     result = measure(dict(os.environ))
-    print(result, f"keep-alive {result.keepalive_rps:.0f} req/s, new {result.new_connection_rps:.0f} req/s, "
-          f"ratio {result.ratio:.2f}", file=sys.stderr)
+    print(
+        result,
+        f"keep-alive {result.keepalive_rps:.0f} req/s, new {result.new_connection_rps:.0f} req/s, "
+        f"ratio {result.ratio:.2f}",
+        file=sys.stderr,
+    )

@@ -43,16 +43,34 @@ def equipment_csv(rows: int) -> bytes:
     for n in range(rows):
         room, position = divmod(n, LAMPS_PER_ROOM)
         floor = room // ROOMS_PER_FLOOR + 1
-        lines.append(f"R{floor}-{room % ROOMS_PER_FLOOR + 1:02d},A,{floor},{position + 1},EP-LED-40,"
-                     f"BULK{n:07d},2025-B07,2025-08-18,2025-09-01")
+        lines.append(
+            f"R{floor}-{room % ROOMS_PER_FLOOR + 1:02d},A,{floor},{position + 1},EP-LED-40,"
+            f"BULK{n:07d},2025-B07,2025-08-18,2025-09-01"
+        )
     return ("\n".join(lines) + "\n").encode()
 
 
 def measure(stack: Stack, rows: int) -> list[ImportRun]:
-    contract = stack.ok(stack.request("POST", "/contracts", "admin", {"code": "BULK", "name": "Bulk import"}), 201, "contract")
-    school = stack.ok(stack.request("POST", "/schools", "admin", {
-        "contract_id": contract["contract_id"], "code": "BULK1", "name": "Bulk school", "address": "3 Xueyuan Road",
-        "latitude": 31.2, "longitude": 121.4}), 201, "school")
+    contract = stack.ok(
+        stack.request("POST", "/contracts", "admin", {"code": "BULK", "name": "Bulk import"}), 201, "contract"
+    )
+    school = stack.ok(
+        stack.request(
+            "POST",
+            "/schools",
+            "admin",
+            {
+                "contract_id": contract["contract_id"],
+                "code": "BULK1",
+                "name": "Bulk school",
+                "address": "3 Xueyuan Road",
+                "latitude": 31.2,
+                "longitude": 121.4,
+            },
+        ),
+        201,
+        "school",
+    )
     body = equipment_csv(rows)
     path = f"/schools/{school['school_id']}/lamps/import"
     runs = []

@@ -95,6 +95,7 @@ class CaseResult:
 
 # ---- cases ---------------------------------------------------------------------------------------
 
+
 def _csv(world: World, rows: int) -> str:
     lines = ["room_id,building,floor,position,model,serial,installed_on,accepted_on"]
     for _ in range(rows):
@@ -116,10 +117,16 @@ def _next_in_chain(world: World, reply: Reply) -> None:
         world.replace_lamp_id = reply.body["successor"]["lamp_id"]
 
 
-def _transition(ticket: dict[str, Any], action: str, role: str = "dispatcher", sub: str | None = None,
-                **fields: Any) -> Call:
-    return Call("POST", f"/tickets/{ticket['ticket_id']}/transitions", role,
-                {"action": action, "version": ticket["version"], **fields}, sub=sub)
+def _transition(
+    ticket: dict[str, Any], action: str, role: str = "dispatcher", sub: str | None = None, **fields: Any
+) -> Call:
+    return Call(
+        "POST",
+        f"/tickets/{ticket['ticket_id']}/transitions",
+        role,
+        {"action": action, "version": ticket["version"], **fields},
+        sub=sub,
+    )
 
 
 def _change_level(w: World) -> Call:
@@ -127,76 +134,205 @@ def _change_level(w: World) -> Call:
 
 
 def _reassign(w: World) -> Call:
-    return _transition(w.assign_ticket, "assign", assignee_id="exp-1" if w.assign_ticket["assignee_id"] == "eng-1" else "eng-1")
+    return _transition(
+        w.assign_ticket, "assign", assignee_id="exp-1" if w.assign_ticket["assignee_id"] == "eng-1" else "eng-1"
+    )
 
 
 def _report(w: World, key: str | None = None) -> Call:
-    return Call("POST", "/tickets", "dispatcher", {
-        "source": "school_report", "school_id": w.scratch_school_id, "lamp_ids": [w.scratch_lamp_id],
-        "category": "not_lit", "description": "The lamp above the blackboard does not light"}, idempotency_key=key)
+    return Call(
+        "POST",
+        "/tickets",
+        "dispatcher",
+        {
+            "source": "school_report",
+            "school_id": w.scratch_school_id,
+            "lamp_ids": [w.scratch_lamp_id],
+            "category": "not_lit",
+            "description": "The lamp above the blackboard does not light",
+        },
+        idempotency_key=key,
+    )
 
 
 FLOOR = Case("GET", "/health", "floor: one GetItem, no auth", lambda w: Call("GET", "/health", None))
 
 CASES: list[Case] = [
     FLOOR,
-    Case("POST", "/contracts", "create a contract",
-         lambda w: Call("POST", "/contracts", "admin", {"code": f"BC{next(w.codes)}", "name": "Bench contract"}), 201),
-    Case("GET", "/contracts/{contract_id}", "read a contract",
-         lambda w: Call("GET", f"/contracts/{w.contract_id}", "manager")),
-    Case("POST", "/schools", "create a school",
-         lambda w: Call("POST", "/schools", "admin", {
-             "contract_id": w.scratch_contract_id, "code": f"BS{next(w.codes)}", "name": "Bench school",
-             "address": "1 Xueyuan Road", "latitude": 31.23, "longitude": 121.47}), 201),
-    Case("GET", "/schools", "list a contract's schools (3)",
-         lambda w: Call("GET", f"/schools?contract_id={w.contract_id}", "manager")),
-    Case("GET", "/schools/{school_id}", "read a school with its rooms",
-         lambda w: Call("GET", f"/schools/{w.school_id}", "manager")),
-    Case("GET", "/schools/{school_id}/lamps", "list a room's lamps (8)",
-         lambda w: Call("GET", f"/schools/{w.school_id}/lamps?room_id=A-101", "manager")),
-    Case("POST", "/schools/{school_id}/lamps/import", "import a 10-row CSV (new lamps)",
-         lambda w: Call("POST", f"/schools/{w.scratch_school_id}/lamps/import", "dispatcher", _csv(w, 10),
-                        content_type="text/csv")),
-    Case("GET", "/schools/{school_id}/qr-labels", "label sheet for a room (8 lamps)",
-         lambda w: Call("GET", f"/schools/{w.school_id}/qr-labels?room_id=A-101", "dispatcher",
-                        accept="application/pdf")),
-    Case("POST", "/lamps", "register one lamp",
-         lambda w: Call("POST", "/lamps", "admin", {
-             "school_id": w.scratch_school_id, "room_id": "NEW-1", "position": str(next(w.serials)),
-             "model": "EP-LED-40", "serial": f"BL{next(w.serials):08d}", "installed_on": "2025-08-20",
-             "accepted_on": TODAY}), 201),
-    Case("GET", "/lamps/{lamp_id}", "read a lamp",
-         lambda w: Call("GET", f"/lamps/{w.lamp_id}", "manager")),
-    Case("GET", "/lamps/{lamp_id}/history", "a lamp's history (registered, ticket opened)",
-         lambda w: Call("GET", f"/lamps/{w.history_lamp_id}/history", "manager")),
-    Case("POST", "/lamps/{lamp_id}/qr-token", "rotate a lamp's QR token",
-         lambda w: Call("POST", f"/lamps/{w.qr_lamp_id}/qr-token", "dispatcher")),
-    Case("POST", "/lamps/{lamp_id}/replacement", "replace a lamp (chain: replace the successor next)",
-         lambda w: Call("POST", f"/lamps/{w.replace_lamp_id}/replacement", "engineer", {
-             "serial": f"BR{next(w.serials):08d}", "installed_on": TODAY, "reason": "driver failed"}),
-         201, after=_next_in_chain),
-    Case("GET", "/r/{qr_token}", "resolve a QR label (public)",
-         lambda w: Call("GET", f"/r/{w.qr_token}", None)),
+    Case(
+        "POST",
+        "/contracts",
+        "create a contract",
+        lambda w: Call("POST", "/contracts", "admin", {"code": f"BC{next(w.codes)}", "name": "Bench contract"}),
+        201,
+    ),
+    Case(
+        "GET",
+        "/contracts/{contract_id}",
+        "read a contract",
+        lambda w: Call("GET", f"/contracts/{w.contract_id}", "manager"),
+    ),
+    Case(
+        "POST",
+        "/schools",
+        "create a school",
+        lambda w: Call(
+            "POST",
+            "/schools",
+            "admin",
+            {
+                "contract_id": w.scratch_contract_id,
+                "code": f"BS{next(w.codes)}",
+                "name": "Bench school",
+                "address": "1 Xueyuan Road",
+                "latitude": 31.23,
+                "longitude": 121.47,
+            },
+        ),
+        201,
+    ),
+    Case(
+        "GET",
+        "/schools",
+        "list a contract's schools (3)",
+        lambda w: Call("GET", f"/schools?contract_id={w.contract_id}", "manager"),
+    ),
+    Case(
+        "GET",
+        "/schools/{school_id}",
+        "read a school with its rooms",
+        lambda w: Call("GET", f"/schools/{w.school_id}", "manager"),
+    ),
+    Case(
+        "GET",
+        "/schools/{school_id}/lamps",
+        "list a room's lamps (8)",
+        lambda w: Call("GET", f"/schools/{w.school_id}/lamps?room_id=A-101", "manager"),
+    ),
+    Case(
+        "POST",
+        "/schools/{school_id}/lamps/import",
+        "import a 10-row CSV (new lamps)",
+        lambda w: Call(
+            "POST", f"/schools/{w.scratch_school_id}/lamps/import", "dispatcher", _csv(w, 10), content_type="text/csv"
+        ),
+    ),
+    Case(
+        "GET",
+        "/schools/{school_id}/qr-labels",
+        "label sheet for a room (8 lamps)",
+        lambda w: Call(
+            "GET", f"/schools/{w.school_id}/qr-labels?room_id=A-101", "dispatcher", accept="application/pdf"
+        ),
+    ),
+    Case(
+        "POST",
+        "/lamps",
+        "register one lamp",
+        lambda w: Call(
+            "POST",
+            "/lamps",
+            "admin",
+            {
+                "school_id": w.scratch_school_id,
+                "room_id": "NEW-1",
+                "position": str(next(w.serials)),
+                "model": "EP-LED-40",
+                "serial": f"BL{next(w.serials):08d}",
+                "installed_on": "2025-08-20",
+                "accepted_on": TODAY,
+            },
+        ),
+        201,
+    ),
+    Case("GET", "/lamps/{lamp_id}", "read a lamp", lambda w: Call("GET", f"/lamps/{w.lamp_id}", "manager")),
+    Case(
+        "GET",
+        "/lamps/{lamp_id}/history",
+        "a lamp's history (registered, ticket opened)",
+        lambda w: Call("GET", f"/lamps/{w.history_lamp_id}/history", "manager"),
+    ),
+    Case(
+        "POST",
+        "/lamps/{lamp_id}/qr-token",
+        "rotate a lamp's QR token",
+        lambda w: Call("POST", f"/lamps/{w.qr_lamp_id}/qr-token", "dispatcher"),
+    ),
+    Case(
+        "POST",
+        "/lamps/{lamp_id}/replacement",
+        "replace a lamp (chain: replace the successor next)",
+        lambda w: Call(
+            "POST",
+            f"/lamps/{w.replace_lamp_id}/replacement",
+            "engineer",
+            {"serial": f"BR{next(w.serials):08d}", "installed_on": TODAY, "reason": "driver failed"},
+        ),
+        201,
+        after=_next_in_chain,
+    ),
+    Case("GET", "/r/{qr_token}", "resolve a QR label (public)", lambda w: Call("GET", f"/r/{w.qr_token}", None)),
     Case("POST", "/tickets", "report a fault on one lamp", _report, 201),
-    Case("POST", "/tickets", "report a fault with an Idempotency-Key (a new key)",
-         lambda w: _report(w, key=f"bench-{next(w.serials)}"), 201),
-    Case("POST", "/tickets", "the same report retried with its key (replayed)",
-         lambda w: _report(w, key="bench-retried-report"), 201),
-    Case("GET", "/tickets", "list a school's tickets (4)",
-         lambda w: Call("GET", f"/tickets?school_id={w.school_id}", "manager")),
-    Case("GET", "/tickets/{ticket_id}", "read a ticket by id",
-         lambda w: Call("GET", f"/tickets/{w.ticket['ticket_id']}", "manager")),
-    Case("GET", "/tickets/{ticket_id}", "read a ticket by reference (T-...)",
-         lambda w: Call("GET", f"/tickets/{w.ticket['ref']}", "manager")),
-    Case("POST", "/tickets/{ticket_id}/transitions", "change_level back and forth (current version)",
-         _change_level, after=_keep_ticket("level_ticket")),
-    Case("POST", "/tickets/{ticket_id}/transitions", "assign, alternating two engineers",
-         _reassign, after=_keep_ticket("assign_ticket")),
-    Case("POST", "/tickets/{ticket_id}/transitions", "resolve (one lamp: counters and history)",
-         lambda w: _transition(w.resolve_ticket, "resolve", "engineer", "eng-1", note="Swapped the driver board"),
-         after=_keep_ticket("resolve_ticket"), repeatable=False),
-    Case("GET", "/tickets/{ticket_id}/events", "a ticket's audit trail (5 events)",
-         lambda w: Call("GET", f"/tickets/{w.ticket['ticket_id']}/events", "manager")),
+    Case(
+        "POST",
+        "/tickets",
+        "report a fault with an Idempotency-Key (a new key)",
+        lambda w: _report(w, key=f"bench-{next(w.serials)}"),
+        201,
+    ),
+    Case(
+        "POST",
+        "/tickets",
+        "the same report retried with its key (replayed)",
+        lambda w: _report(w, key="bench-retried-report"),
+        201,
+    ),
+    Case(
+        "GET",
+        "/tickets",
+        "list a school's tickets (4)",
+        lambda w: Call("GET", f"/tickets?school_id={w.school_id}", "manager"),
+    ),
+    Case(
+        "GET",
+        "/tickets/{ticket_id}",
+        "read a ticket by id",
+        lambda w: Call("GET", f"/tickets/{w.ticket['ticket_id']}", "manager"),
+    ),
+    Case(
+        "GET",
+        "/tickets/{ticket_id}",
+        "read a ticket by reference (T-...)",
+        lambda w: Call("GET", f"/tickets/{w.ticket['ref']}", "manager"),
+    ),
+    Case(
+        "POST",
+        "/tickets/{ticket_id}/transitions",
+        "change_level back and forth (current version)",
+        _change_level,
+        after=_keep_ticket("level_ticket"),
+    ),
+    Case(
+        "POST",
+        "/tickets/{ticket_id}/transitions",
+        "assign, alternating two engineers",
+        _reassign,
+        after=_keep_ticket("assign_ticket"),
+    ),
+    Case(
+        "POST",
+        "/tickets/{ticket_id}/transitions",
+        "resolve (one lamp: counters and history)",
+        lambda w: _transition(w.resolve_ticket, "resolve", "engineer", "eng-1", note="Swapped the driver board"),
+        after=_keep_ticket("resolve_ticket"),
+        repeatable=False,
+    ),
+    Case(
+        "GET",
+        "/tickets/{ticket_id}/events",
+        "a ticket's audit trail (5 events)",
+        lambda w: Call("GET", f"/tickets/{w.ticket['ticket_id']}/events", "manager"),
+    ),
 ]
 
 
@@ -221,6 +357,7 @@ def operation_ids() -> dict[tuple[str, str], str]:
 
 # ---- seed -----------------------------------------------------------------------------------------
 
+
 def seed(stack: Stack) -> World:
     from chalicelib.models.access import UserModel
     from chalicelib.models.base import bind_tables
@@ -233,45 +370,111 @@ def seed(stack: Stack) -> World:
     def created(method: str, path: str, body: Any, what: str, role: str = "admin") -> Any:
         return stack.ok(stack.request(method, path, role, body), 201, what)
 
-    w.contract_id = created("POST", "/contracts", {"code": "BENCH", "name": "Eye-care lighting retrofit 2026"},
-                            "contract")["contract_id"]
-    w.scratch_contract_id = created("POST", "/contracts", {"code": "SCRATCH", "name": "Scratch"}, "contract")["contract_id"]
-    schools = [created("POST", "/schools", {"contract_id": w.contract_id, "code": f"SCH{n}", "name": f"No. {n} Primary School",
-                                            "address": "1 Xueyuan Road", "latitude": 31.23, "longitude": 121.47}, "school")
-               for n in range(1, 4)]
+    w.contract_id = created(
+        "POST", "/contracts", {"code": "BENCH", "name": "Eye-care lighting retrofit 2026"}, "contract"
+    )["contract_id"]
+    w.scratch_contract_id = created("POST", "/contracts", {"code": "SCRATCH", "name": "Scratch"}, "contract")[
+        "contract_id"
+    ]
+    schools = [
+        created(
+            "POST",
+            "/schools",
+            {
+                "contract_id": w.contract_id,
+                "code": f"SCH{n}",
+                "name": f"No. {n} Primary School",
+                "address": "1 Xueyuan Road",
+                "latitude": 31.23,
+                "longitude": 121.47,
+            },
+            "school",
+        )
+        for n in range(1, 4)
+    ]
     w.school_id = schools[0]["school_id"]
-    w.scratch_school_id = created("POST", "/schools", {"contract_id": w.scratch_contract_id, "code": "SCRATCH1",
-                                                       "name": "Scratch school", "address": "2 Xueyuan Road",
-                                                       "latitude": 31.2, "longitude": 121.4}, "school")["school_id"]
+    w.scratch_school_id = created(
+        "POST",
+        "/schools",
+        {
+            "contract_id": w.scratch_contract_id,
+            "code": "SCRATCH1",
+            "name": "Scratch school",
+            "address": "2 Xueyuan Road",
+            "latitude": 31.2,
+            "longitude": 121.4,
+        },
+        "school",
+    )["school_id"]
 
     lamps = []
     for room in ("A-101", "A-102", "B-201"):
         for position in range(1, 9):
-            lamps.append(created("POST", "/lamps", {
-                "school_id": w.school_id, "room_id": room, "position": str(position), "model": "EP-LED-40",
-                "serial": f"SEED-{room}-{position}", "installed_on": "2025-08-20", "accepted_on": TODAY}, "lamp"))
-    scratch = [created("POST", "/lamps", {
-        "school_id": w.scratch_school_id, "room_id": "S-1", "position": str(p), "model": "EP-LED-40",
-        "serial": f"SCRATCH-{p}", "installed_on": "2025-08-20", "accepted_on": TODAY}, "lamp") for p in (1, 2)]
+            lamps.append(
+                created(
+                    "POST",
+                    "/lamps",
+                    {
+                        "school_id": w.school_id,
+                        "room_id": room,
+                        "position": str(position),
+                        "model": "EP-LED-40",
+                        "serial": f"SEED-{room}-{position}",
+                        "installed_on": "2025-08-20",
+                        "accepted_on": TODAY,
+                    },
+                    "lamp",
+                )
+            )
+    scratch = [
+        created(
+            "POST",
+            "/lamps",
+            {
+                "school_id": w.scratch_school_id,
+                "room_id": "S-1",
+                "position": str(p),
+                "model": "EP-LED-40",
+                "serial": f"SCRATCH-{p}",
+                "installed_on": "2025-08-20",
+                "accepted_on": TODAY,
+            },
+            "lamp",
+        )
+        for p in (1, 2)
+    ]
     w.lamp_id, w.history_lamp_id, w.qr_lamp_id = lamps[0]["lamp_id"], lamps[1]["lamp_id"], lamps[2]["lamp_id"]
     w.qr_token = lamps[3]["qr_token"]
     w.scratch_lamp_id, w.replace_lamp_id = scratch[0]["lamp_id"], scratch[1]["lamp_id"]
 
     def ticket(lamp: dict[str, Any]) -> dict[str, Any]:
-        return created("POST", "/tickets", {"source": "school_report", "school_id": w.school_id,
-                                            "lamp_ids": [lamp["lamp_id"]], "category": "not_lit",
-                                            "description": "The lamp above the blackboard does not light"},
-                       "ticket", role="dispatcher")
+        return created(
+            "POST",
+            "/tickets",
+            {
+                "source": "school_report",
+                "school_id": w.school_id,
+                "lamp_ids": [lamp["lamp_id"]],
+                "category": "not_lit",
+                "description": "The lamp above the blackboard does not light",
+            },
+            "ticket",
+            role="dispatcher",
+        )
 
-    def move(t: dict[str, Any], action: str, role: str = "dispatcher", sub: str | None = None, **fields: Any) -> dict[str, Any]:
+    def move(
+        t: dict[str, Any], action: str, role: str = "dispatcher", sub: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
         call = _transition(t, action, role, sub, **fields)
         return stack.ok(stack.request(call.method, call.path, call.role, call.body, sub=call.sub), 200, action)
 
     # The read-only ticket: on the history lamp, triaged, assigned, acknowledged (4 events + create).
     t = ticket(lamps[1])
-    for action, role, sub, fields in [("triage", "dispatcher", None, {"level": 3}),
-                                      ("assign", "dispatcher", None, {"assignee_id": "eng-1"}),
-                                      ("acknowledge", "engineer", "eng-1", {})]:
+    for action, role, sub, fields in [
+        ("triage", "dispatcher", None, {"level": 3}),
+        ("assign", "dispatcher", None, {"assignee_id": "eng-1"}),
+        ("acknowledge", "engineer", "eng-1", {}),
+    ]:
         t = move(t, action, role, sub, **fields)
     w.ticket = move(t, "change_level", level=2)
     w.level_ticket = move(ticket(lamps[4]), "triage", level=2)
@@ -283,21 +486,30 @@ def seed(stack: Stack) -> World:
 
 # ---- measure -------------------------------------------------------------------------------------
 
+
 def _send(stack: Stack, world: World, case: Case) -> tuple[Reply, float, list[str]]:
     call = case.build(world)
     with record_calls() as log:
         started = time.perf_counter()
-        reply = stack.request(call.method, call.path, call.role, call.body, sub=call.sub,
-                              content_type=call.content_type, accept=call.accept,
-                              idempotency_key=call.idempotency_key)
+        reply = stack.request(
+            call.method,
+            call.path,
+            call.role,
+            call.body,
+            sub=call.sub,
+            content_type=call.content_type,
+            accept=call.accept,
+            idempotency_key=call.idempotency_key,
+        )
         elapsed_ms = (time.perf_counter() - started) * 1000
     if case.after is not None:
         case.after(world, reply)
     return reply, elapsed_ms, log.dynamodb()
 
 
-def measure(stack: Stack, requests: int, seconds_per_case: float = 5.0,
-            progress: Callable[[str], None] = lambda s: None) -> list[CaseResult]:
+def measure(
+    stack: Stack, requests: int, seconds_per_case: float = 5.0, progress: Callable[[str], None] = lambda s: None
+) -> list[CaseResult]:
     """One counted request per case (after a warm-up), then `requests` timed rounds, cases shuffled per round.
 
     A case that has used `seconds_per_case` stops being timed (slow routes get fewer samples,
@@ -318,22 +530,29 @@ def measure(stack: Stack, requests: int, seconds_per_case: float = 5.0,
             result.skipped = "one request only (the change is not repeatable)"
         elif reply.status != result.case.status:
             result.skipped = f"status {reply.status}, expected {result.case.status}"
-            print(f"bench: {result.case.method} {result.case.route}: {result.skipped}: {str(reply.body)[:300]}",
-                  file=sys.stderr)
+            print(
+                f"bench: {result.case.method} {result.case.route}: {result.skipped}: {str(reply.body)[:300]}",
+                file=sys.stderr,
+            )
     progress("counted DynamoDB calls per route")
 
     timed = [r for r in results if not r.skipped]
     spent = {id(r): 0.0 for r in timed}
     shuffle = random.Random(20260101)
     for round_no in range(requests):
-        order = [r for r in timed if not r.stopped and (spent[id(r)] < seconds_per_case * 1000 or len(r.samples_ms) < 10)]
+        order = [
+            r for r in timed if not r.stopped and (spent[id(r)] < seconds_per_case * 1000 or len(r.samples_ms) < 10)
+        ]
         shuffle.shuffle(order)
         for result in order:
             reply, elapsed_ms, calls = _send(stack, world, result.case)
             if reply.status != result.case.status:
                 result.stopped = f"status {reply.status} in round {round_no + 1}"
-                print(f"bench: {result.case.method} {result.case.route} ({result.case.label}): {result.stopped}: "
-                      f"{str(reply.body)[:300]}", file=sys.stderr)
+                print(
+                    f"bench: {result.case.method} {result.case.route} ({result.case.label}): {result.stopped}: "
+                    f"{str(reply.body)[:300]}",
+                    file=sys.stderr,
+                )
                 continue
             result.samples_ms.append(elapsed_ms)
             spent[id(result)] += elapsed_ms

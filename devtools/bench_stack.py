@@ -36,8 +36,13 @@ class Stack:
     key_path: str
     _tokens: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def headers(self, role: str | None, sub: str | None = None, content_type: str = "application/json",
-                accept: str | None = None) -> dict[str, str]:
+    def headers(
+        self,
+        role: str | None,
+        sub: str | None = None,
+        content_type: str = "application/json",
+        accept: str | None = None,
+    ) -> dict[str, str]:
         headers = {"Content-Type": content_type}
         if accept:
             headers["Accept"] = accept
@@ -47,14 +52,24 @@ class Stack:
 
         key = (role, sub or f"bench-{role}")
         if key not in self._tokens:
-            self._tokens[key] = issue_local_token(key_path=self.key_path, issuer=ISSUER, audience=AUDIENCE,
-                                                  sub=key[1], roles=[role])
+            self._tokens[key] = issue_local_token(
+                key_path=self.key_path, issuer=ISSUER, audience=AUDIENCE, sub=key[1], roles=[role]
+            )
         headers["Authorization"] = f"Bearer {self._tokens[key]}"
         return headers
 
-    def request(self, method: str, path: str, role: str | None = None, body: Any = None, *,
-                sub: str | None = None, content_type: str = "application/json", accept: str | None = None,
-                idempotency_key: str | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        role: str | None = None,
+        body: Any = None,
+        *,
+        sub: str | None = None,
+        content_type: str = "application/json",
+        accept: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Reply:
         raw = body if isinstance(body, str | bytes) else (json.dumps(body) if body is not None else b"")
         headers = self.headers(role, sub, content_type, accept)
         if idempotency_key:

@@ -18,20 +18,37 @@ from chalicelib.services import imports, registry, tickets
 from devtools.token import DEMO_SUBS
 
 DEMO_NAMES = {
-    "engineer": "Li Qiang (line-1 engineer)", "expert": "Zhao Min (line-2 expert)",
-    "dispatcher": "Chen Jing (service centre)", "parts_manager": "Wu Lei (spare parts)",
-    "project_lead": "Sun Hui (project lead)", "manager": "Zhou Ping (manager)", "admin": "Admin",
+    "engineer": "Li Qiang (line-1 engineer)",
+    "expert": "Zhao Min (line-2 expert)",
+    "dispatcher": "Chen Jing (service centre)",
+    "parts_manager": "Wu Lei (spare parts)",
+    "project_lead": "Sun Hui (project lead)",
+    "manager": "Zhou Ping (manager)",
+    "admin": "Admin",
 }
 
 SCHOOLS = [
-    {"code": "SH01", "name": "上海市静安区第一中心小学", "address": "上海市静安区新闸路 1 号",
-     "latitude": 31.2304, "longitude": 121.4532,
-     "contacts": [{"name": "王老师", "role": "后勤主任", "phone": "+86 21 5555 0101"}],
-     "hazards": ["Ladder needed above 3 m: classroom ceilings are 3.6 m", "Sign in at the gate; no work during exams"]},
-    {"code": "SH02", "name": "上海市徐汇区实验中学", "address": "上海市徐汇区漕溪北路 88 号",
-     "latitude": 31.1880, "longitude": 121.4370,
-     "contacts": [{"name": "李老师", "role": "总务处", "phone": "+86 21 5555 0202"}],
-     "hazards": ["Chemistry lab B-301: follow the lab's safety briefing"]},
+    {
+        "code": "SH01",
+        "name": "上海市静安区第一中心小学",
+        "address": "上海市静安区新闸路 1 号",
+        "latitude": 31.2304,
+        "longitude": 121.4532,
+        "contacts": [{"name": "王老师", "role": "后勤主任", "phone": "+86 21 5555 0101"}],
+        "hazards": [
+            "Ladder needed above 3 m: classroom ceilings are 3.6 m",
+            "Sign in at the gate; no work during exams",
+        ],
+    },
+    {
+        "code": "SH02",
+        "name": "上海市徐汇区实验中学",
+        "address": "上海市徐汇区漕溪北路 88 号",
+        "latitude": 31.1880,
+        "longitude": 121.4370,
+        "contacts": [{"name": "李老师", "role": "总务处", "phone": "+86 21 5555 0202"}],
+        "hazards": ["Chemistry lab B-301: follow the lab's safety briefing"],
+    },
 ]
 ROOMS = [("A-101", "A", "1"), ("A-102", "A", "1"), ("B-201", "B", "2"), ("B-301", "B", "3")]
 LAMPS_PER_ROOM = 8
@@ -40,12 +57,25 @@ LAMPS_PER_ROOM = 8
 def _equipment_csv(school_code: str) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["room_id", "building", "floor", "position", "model", "serial", "batch", "installed_on", "accepted_on"])
+    writer.writerow(
+        ["room_id", "building", "floor", "position", "model", "serial", "batch", "installed_on", "accepted_on"]
+    )
     for room, building, floor in ROOMS:
         for position in range(1, LAMPS_PER_ROOM + 1):
             model = "EP-LED-40" if position <= 6 else "EP-BB-36"  # 2 blackboard lamps per room
-            writer.writerow([room, building, floor, position, model, f"{school_code}-{room}-{position:02d}", "2025-B07",
-                             "2025-08-18", "2025-09-01"])
+            writer.writerow(
+                [
+                    room,
+                    building,
+                    floor,
+                    position,
+                    model,
+                    f"{school_code}-{room}-{position:02d}",
+                    "2025-B07",
+                    "2025-08-18",
+                    "2025-09-01",
+                ]
+            )
     return out.getvalue().encode()
 
 
@@ -56,24 +86,47 @@ def seed(now: dt.datetime | None = None) -> dict[str, Any]:
         UserModel(sub, name=DEMO_NAMES[role], role=role, phone="+86 138 0000 0000").save()
     admin = Principal(sub=DEMO_SUBS["admin"], roles=frozenset({Role.ADMIN}))
     dispatcher = Principal(sub=DEMO_SUBS["dispatcher"], roles=frozenset({Role.DISPATCHER}))
-    contract = registry.create_contract(ContractIn(code="SH-EDU-2025", name="上海市教室护眼灯改造项目",
-                                                   customer="Shanghai education bureau"), now)
+    contract = registry.create_contract(
+        ContractIn(code="SH-EDU-2025", name="上海市教室护眼灯改造项目", customer="Shanghai education bureau"), now
+    )
     schools = []
     for spec in SCHOOLS:
         school = registry.create_school(SchoolIn(contract_id=contract["contract_id"], **spec), now)
-        imports.import_lamps(school["school_id"], _equipment_csv(spec["code"]), "text/csv", "all_or_nothing", admin, now)
+        imports.import_lamps(
+            school["school_id"], _equipment_csv(spec["code"]), "text/csv", "all_or_nothing", admin, now
+        )
         schools.append(school)
 
     first_school = schools[0]["school_id"]
     lamps = registry.list_lamps(first_school, "A-101", registry_page(3))["items"]
-    red = tickets.create_ticket(TicketIn(source="school_report", school_id=first_school, lamp_ids=[lamps[0]["lamp_id"]],
-                                         category="not_lit", level=4,
-                                         description="Whole front row dark during the maths lesson",
-                                         reporter={"name": "王老师", "role": "teacher"}), dispatcher, now)
-    tickets.transition_ticket(red["ticket_id"], TransitionIn(action="triage", version=red["version"], level=4), dispatcher, now)
-    tickets.create_ticket(TicketIn(source="inspection", school_id=first_school, lamp_ids=[lamps[1]["lamp_id"]],
-                                   category="flickering", level=2, description="Flicker visible on camera at 50 Hz"),
-                          dispatcher, now)
+    red = tickets.create_ticket(
+        TicketIn(
+            source="school_report",
+            school_id=first_school,
+            lamp_ids=[lamps[0]["lamp_id"]],
+            category="not_lit",
+            level=4,
+            description="Whole front row dark during the maths lesson",
+            reporter={"name": "王老师", "role": "teacher"},
+        ),
+        dispatcher,
+        now,
+    )
+    tickets.transition_ticket(
+        red["ticket_id"], TransitionIn(action="triage", version=red["version"], level=4), dispatcher, now
+    )
+    tickets.create_ticket(
+        TicketIn(
+            source="inspection",
+            school_id=first_school,
+            lamp_ids=[lamps[1]["lamp_id"]],
+            category="flickering",
+            level=2,
+            description="Flicker visible on camera at 50 Hz",
+        ),
+        dispatcher,
+        now,
+    )
     return {"contract": contract, "schools": schools, "first_lamp": lamps[2]}
 
 

@@ -32,8 +32,10 @@ def save(path: Path, bucket: str) -> int:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for obj in page.get("Contents", []):
             body = s3.get_object(Bucket=bucket, Key=obj["Key"])
-            objects[obj["Key"]] = {"content_type": body.get("ContentType", "application/octet-stream"),
-                                   "data": base64.b64encode(body["Body"].read()).decode()}
+            objects[obj["Key"]] = {
+                "content_type": body.get("ContentType", "application/octet-stream"),
+                "data": base64.b64encode(body["Body"].read()).decode(),
+            }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"format": 1, "tables": tables, "s3": objects}))
     os.replace(tmp, path)  # atomic: a crash mid-write never leaves half a snapshot
@@ -58,7 +60,7 @@ def load(path: Path, bucket: str) -> int:
         if model.Meta.base_name == "lamps":  # type: ignore[attr-defined]
             items = [_current_location_key(item) for item in items]
         for start in range(0, len(items), 25):
-            requests = [{"PutRequest": {"Item": item}} for item in items[start:start + 25]]
+            requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
             while requests:
                 result = dynamodb.batch_write_item(RequestItems={model.Meta.table_name: requests})
                 requests = result.get("UnprocessedItems", {}).get(model.Meta.table_name, [])

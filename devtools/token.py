@@ -14,8 +14,13 @@ from chalicelib.auth import Role, create_local_key, issue_local_token
 from devtools.local_env import PROJECT_DIR, key_path, stage_variables
 
 DEMO_SUBS = {
-    "engineer": "eng-1", "expert": "exp-1", "dispatcher": "disp-1", "parts_manager": "parts-1",
-    "project_lead": "lead-1", "manager": "mgr-1", "admin": "admin-1",
+    "engineer": "eng-1",
+    "expert": "exp-1",
+    "dispatcher": "disp-1",
+    "parts_manager": "parts-1",
+    "project_lead": "lead-1",
+    "manager": "mgr-1",
+    "admin": "admin-1",
 }
 
 
@@ -25,8 +30,12 @@ def token_for(role: str, sub: str | None = None, data_dir: Path | None = None, t
         create_local_key(str(path))
     stage = stage_variables("local")
     return issue_local_token(
-        key_path=str(path), issuer=stage["LAMPCARE_AUTH_ISSUER"], audience=stage["LAMPCARE_AUTH_AUDIENCE"],
-        sub=sub or DEMO_SUBS[role], roles=[role], ttl_seconds=ttl_hours * 3600,
+        key_path=str(path),
+        issuer=stage["LAMPCARE_AUTH_ISSUER"],
+        audience=stage["LAMPCARE_AUTH_AUDIENCE"],
+        sub=sub or DEMO_SUBS[role],
+        roles=[role],
+        ttl_seconds=ttl_hours * 3600,
     )
 
 

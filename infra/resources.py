@@ -27,8 +27,10 @@ def _logical_id(name: str) -> str:
 
 
 def _key_schema(keys: list[dict[str, str]]) -> list[dict[str, str]]:
-    return sorted(({"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]} for k in keys),
-                  key=lambda k: k["KeyType"] != "HASH")
+    return sorted(
+        ({"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]} for k in keys),
+        key=lambda k: k["KeyType"] != "HASH",
+    )
 
 
 def table_resource(model: Any) -> dict[str, Any]:
@@ -44,8 +46,11 @@ def table_resource(model: Any) -> dict[str, Any]:
     }
     if schema["global_secondary_indexes"]:
         properties["GlobalSecondaryIndexes"] = [
-            {"IndexName": gsi["index_name"], "KeySchema": _key_schema(gsi["key_schema"]),
-             "Projection": gsi["projection"]}
+            {
+                "IndexName": gsi["index_name"],
+                "KeySchema": _key_schema(gsi["key_schema"]),
+                "Projection": gsi["projection"],
+            }
             for gsi in sorted(schema["global_secondary_indexes"], key=lambda g: g["index_name"])
         ]
     ttl = [name for name, attr in model.get_attributes().items() if isinstance(attr, TTLAttribute)]
@@ -72,8 +77,10 @@ def gateway_responses() -> dict[str, Any]:
     that a change to them changes the deployment's hash and takes effect on the next deploy."""
     responses = {}
     for response_type, code in GATEWAY_ERRORS.items():
-        template = ('{"error": {"code": "' + code + '", "message": $context.error.messageString, "details": [], '
-                    '"request_id": "$context.requestId"}}')
+        template = (
+            '{"error": {"code": "' + code + '", "message": $context.error.messageString, "details": [], '
+            '"request_id": "$context.requestId"}}'
+        )
         response: dict[str, Any] = {"responseTemplates": {"application/json": template}}
         if response_type == "MISSING_AUTHENTICATION_TOKEN":
             response["statusCode"] = 404
@@ -85,27 +92,46 @@ def gateway_responses() -> dict[str, Any]:
 
 def build() -> dict[str, Any]:
     resources: dict[str, Any] = {
-        f"{_logical_id(m.Meta.base_name)}Table": table_resource(m) for m in MODELS  # type: ignore[attr-defined]
+        f"{_logical_id(m.Meta.base_name)}Table": table_resource(m)
+        for m in MODELS  # type: ignore[attr-defined]
     }
     resources["PhotoBucket"] = {
-        "Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
-        "Properties": {"BucketName": {"Fn::Sub": "lampcare-${Stage}-photos"},
-                       "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
-                                                          "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
-                       "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-                           {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}},
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": "Retain",
+        "Properties": {
+            "BucketName": {"Fn::Sub": "lampcare-${Stage}-photos"},
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        },
     }
-    resources["NotifyTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": {"Fn::Sub": "lampcare-${Stage}-notify"}}}
+    resources["NotifyTopic"] = {
+        "Type": "AWS::SNS::Topic",
+        "Properties": {"TopicName": {"Fn::Sub": "lampcare-${Stage}-notify"}},
+    }
     resources["UserPool"] = {
         "Type": "AWS::Cognito::UserPool",
-        "Properties": {"UserPoolName": {"Fn::Sub": "lampcare-${Stage}"}, "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
-                       "UsernameAttributes": ["phone_number", "email"], "MfaConfiguration": "OPTIONAL",
-                       "EnabledMfas": ["SOFTWARE_TOKEN_MFA"]},
+        "Properties": {
+            "UserPoolName": {"Fn::Sub": "lampcare-${Stage}"},
+            "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
+            "UsernameAttributes": ["phone_number", "email"],
+            "MfaConfiguration": "OPTIONAL",
+            "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
+        },
     }
     resources["UserPoolClient"] = {
         "Type": "AWS::Cognito::UserPoolClient",
-        "Properties": {"UserPoolId": {"Ref": "UserPool"}, "GenerateSecret": False,
-                       "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]},
+        "Properties": {
+            "UserPoolId": {"Ref": "UserPool"},
+            "GenerateSecret": False,
+            "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        },
     }
     for role in Role:
         resources[f"Group{_logical_id(role.value)}"] = {
@@ -117,7 +143,9 @@ def build() -> dict[str, Any]:
         "Parameters": {"Stage": {"Type": "String", "Default": "prod", "AllowedPattern": "^[a-z0-9-]+$"}},
         "Resources": resources,
         "Outputs": {
-            "UserPoolIssuer": {"Value": {"Fn::Sub": "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}"}},
+            "UserPoolIssuer": {
+                "Value": {"Fn::Sub": "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}"}
+            },
             "UserPoolClientId": {"Value": {"Ref": "UserPoolClient"}},
             "UserPoolArn": {"Value": {"Fn::GetAtt": ["UserPool", "Arn"]}},
             "NotifyTopicArn": {"Value": {"Ref": "NotifyTopic"}},

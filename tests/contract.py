@@ -16,7 +16,9 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "mobile_api_docs" / "openapi.yaml"  # as devtools/openapi.py writes it
+SPEC_PATH = (
+    Path(__file__).resolve().parent.parent / "mobile_api_docs" / "openapi.yaml"
+)  # as devtools/openapi.py writes it
 
 
 @cache
@@ -50,8 +52,9 @@ def _resolve(node: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def _validator(ref: str) -> Draft202012Validator:
-    return Draft202012Validator({"$ref": ref, "components": spec()["components"]},
-                                format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return Draft202012Validator(
+        {"$ref": ref, "components": spec()["components"]}, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 def check_response(method: str, path: str, status: int, headers: dict[str, str], body: bytes | str | None) -> None:
@@ -71,7 +74,8 @@ def check_response(method: str, path: str, status: int, headers: dict[str, str],
         payload = json.loads(body or b"null")
         errors = sorted(_validator(schema["$ref"]).iter_errors(payload), key=lambda e: list(e.absolute_path))
         assert not errors, f"{name} {status} does not match {schema['$ref']}: " + "; ".join(
-            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:5])
+            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:5]
+        )
 
 
 def checked(client: Any) -> Any:

@@ -9,7 +9,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationInfo, field_validator
 
-Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+Code = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
@@ -90,6 +92,16 @@ class LampSpec(BaseModel):
         return value
 
 
-IMPORT_COLUMNS = ["room_id", "building", "floor", "position", "model", "serial", "batch", "configuration",
-                  "installed_on", "accepted_on"]
+IMPORT_COLUMNS = [
+    "room_id",
+    "building",
+    "floor",
+    "position",
+    "model",
+    "serial",
+    "batch",
+    "configuration",
+    "installed_on",
+    "accepted_on",
+]
 REQUIRED_IMPORT_COLUMNS = ["room_id", "position", "model", "serial", "installed_on", "accepted_on"]

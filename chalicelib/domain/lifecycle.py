@@ -34,7 +34,15 @@ class Status(StrEnum):
 
 
 OPEN_STATES = frozenset(
-    {Status.REPORTED, Status.TRIAGED, Status.ASSIGNED, Status.ACKNOWLEDGED, Status.EN_ROUTE, Status.ON_SITE, Status.REOPENED}
+    {
+        Status.REPORTED,
+        Status.TRIAGED,
+        Status.ASSIGNED,
+        Status.ACKNOWLEDGED,
+        Status.EN_ROUTE,
+        Status.ON_SITE,
+        Status.REOPENED,
+    }
 )
 FINAL_STATES = frozenset({Status.CLOSED, Status.CANCELLED, Status.MERGED})
 # A lamp counts as faulty while one of its tickets is in one of these states.
@@ -58,31 +66,102 @@ class Action:
 ACTIONS: dict[str, Action] = {
     a.name: a
     for a in [
-        Action("triage", frozenset({Status.REPORTED, Status.REOPENED}), Status.TRIAGED, DISPATCH_ROLES,
-               summary="confirm the fault level (and category)"),
-        Action("assign", frozenset({Status.TRIAGED, Status.ASSIGNED, Status.ACKNOWLEDGED, Status.EN_ROUTE, Status.REOPENED}),
-               Status.ASSIGNED, DISPATCH_ROLES, requires=("assignee_id",), summary="assign or reassign an engineer"),
-        Action("acknowledge", frozenset({Status.ASSIGNED}), Status.ACKNOWLEDGED, FIELD_ROLES, assignee_only=True,
-               summary="the engineer has contacted the school (response, D-S1)"),
-        Action("depart", frozenset({Status.ACKNOWLEDGED}), Status.EN_ROUTE, FIELD_ROLES, assignee_only=True,
-               summary="travelling; tell the school the expected arrival (D-S7)"),
-        Action("arrive", frozenset({Status.EN_ROUTE}), Status.ON_SITE, FIELD_ROLES, assignee_only=True,
-               summary="checked in on site"),
-        Action("resolve", frozenset({Status.ACKNOWLEDGED, Status.ON_SITE}), Status.RESOLVED, FIELD_ROLES,
-               assignee_only=True, requires=("note",), summary="service restored, by phone or on site (D-S1)"),
-        Action("sign_off", frozenset({Status.RESOLVED}), Status.SIGNED_OFF, FIELD_ROLES | {Role.DISPATCHER},
-               assignee_only=True, requires=("signer_name",), summary="the school signs the work (D-O2)"),
-        Action("close", frozenset({Status.SIGNED_OFF}), Status.CLOSED,
-               frozenset({Role.DISPATCHER, Role.PROJECT_LEAD, Role.ADMIN}), summary="archive; needs sign-off (D-O2)"),
-        Action("cancel", frozenset({Status.REPORTED, Status.TRIAGED, Status.ASSIGNED, Status.ACKNOWLEDGED}),
-               Status.CANCELLED, DISPATCH_ROLES, requires=("note",), summary="not a fault, or reported in error"),
-        Action("merge", frozenset({Status.REPORTED, Status.TRIAGED}), Status.MERGED, DISPATCH_ROLES,
-               requires=("merge_into",), summary="a duplicate of another open ticket"),
-        Action("reopen", frozenset({Status.RESOLVED, Status.SIGNED_OFF, Status.CLOSED}), Status.REOPENED,
-               frozenset({Role.DISPATCHER, Role.ADMIN, Role.MANAGER}), requires=("note",),
-               summary="the fault is back or the school is not satisfied (D-C1)"),
-        Action("change_level", OPEN_STATES, None, DISPATCH_ROLES, requires=("level",),
-               summary="reclassify; deadlines follow the new level (D-S3)"),
+        Action(
+            "triage",
+            frozenset({Status.REPORTED, Status.REOPENED}),
+            Status.TRIAGED,
+            DISPATCH_ROLES,
+            summary="confirm the fault level (and category)",
+        ),
+        Action(
+            "assign",
+            frozenset({Status.TRIAGED, Status.ASSIGNED, Status.ACKNOWLEDGED, Status.EN_ROUTE, Status.REOPENED}),
+            Status.ASSIGNED,
+            DISPATCH_ROLES,
+            requires=("assignee_id",),
+            summary="assign or reassign an engineer",
+        ),
+        Action(
+            "acknowledge",
+            frozenset({Status.ASSIGNED}),
+            Status.ACKNOWLEDGED,
+            FIELD_ROLES,
+            assignee_only=True,
+            summary="the engineer has contacted the school (response, D-S1)",
+        ),
+        Action(
+            "depart",
+            frozenset({Status.ACKNOWLEDGED}),
+            Status.EN_ROUTE,
+            FIELD_ROLES,
+            assignee_only=True,
+            summary="travelling; tell the school the expected arrival (D-S7)",
+        ),
+        Action(
+            "arrive",
+            frozenset({Status.EN_ROUTE}),
+            Status.ON_SITE,
+            FIELD_ROLES,
+            assignee_only=True,
+            summary="checked in on site",
+        ),
+        Action(
+            "resolve",
+            frozenset({Status.ACKNOWLEDGED, Status.ON_SITE}),
+            Status.RESOLVED,
+            FIELD_ROLES,
+            assignee_only=True,
+            requires=("note",),
+            summary="service restored, by phone or on site (D-S1)",
+        ),
+        Action(
+            "sign_off",
+            frozenset({Status.RESOLVED}),
+            Status.SIGNED_OFF,
+            FIELD_ROLES | {Role.DISPATCHER},
+            assignee_only=True,
+            requires=("signer_name",),
+            summary="the school signs the work (D-O2)",
+        ),
+        Action(
+            "close",
+            frozenset({Status.SIGNED_OFF}),
+            Status.CLOSED,
+            frozenset({Role.DISPATCHER, Role.PROJECT_LEAD, Role.ADMIN}),
+            summary="archive; needs sign-off (D-O2)",
+        ),
+        Action(
+            "cancel",
+            frozenset({Status.REPORTED, Status.TRIAGED, Status.ASSIGNED, Status.ACKNOWLEDGED}),
+            Status.CANCELLED,
+            DISPATCH_ROLES,
+            requires=("note",),
+            summary="not a fault, or reported in error",
+        ),
+        Action(
+            "merge",
+            frozenset({Status.REPORTED, Status.TRIAGED}),
+            Status.MERGED,
+            DISPATCH_ROLES,
+            requires=("merge_into",),
+            summary="a duplicate of another open ticket",
+        ),
+        Action(
+            "reopen",
+            frozenset({Status.RESOLVED, Status.SIGNED_OFF, Status.CLOSED}),
+            Status.REOPENED,
+            frozenset({Role.DISPATCHER, Role.ADMIN, Role.MANAGER}),
+            requires=("note",),
+            summary="the fault is back or the school is not satisfied (D-C1)",
+        ),
+        Action(
+            "change_level",
+            OPEN_STATES,
+            None,
+            DISPATCH_ROLES,
+            requires=("level",),
+            summary="reclassify; deadlines follow the new level (D-S3)",
+        ),
     ]
 }
 
@@ -185,8 +264,9 @@ def plan_transition(
             changes["category"] = request.category
     elif action.name == "assign":
         if request.assignee_id == state.assignee_id and state.status == Status.ASSIGNED:
-            raise InvalidInput("the ticket is already assigned to this engineer",
-                               details=[FieldProblem("assignee_id", "unchanged")])
+            raise InvalidInput(
+                "the ticket is already assigned to this engineer", details=[FieldProblem("assignee_id", "unchanged")]
+            )
         changes["assignee_id"] = request.assignee_id
     elif action.name == "depart" and request.eta is not None:
         if request.eta < now:
@@ -195,11 +275,17 @@ def plan_transition(
     elif action.name == "resolve":
         changes["resolution"] = {"note": request.note, "by": actor.sub, "at": now.isoformat()}
     elif action.name == "sign_off":
-        changes["sign_off"] = {"signer_name": request.signer_name, "signer_role": request.signer_role or "",
-                               "recorded_by": actor.sub, "at": now.isoformat()}
+        changes["sign_off"] = {
+            "signer_name": request.signer_name,
+            "signer_role": request.signer_role or "",
+            "recorded_by": actor.sub,
+            "at": now.isoformat(),
+        }
     elif action.name == "merge":
         if request.merge_into == state.ticket_id:
-            raise InvalidInput("a ticket cannot be merged into itself", details=[FieldProblem("merge_into", "same ticket")])
+            raise InvalidInput(
+                "a ticket cannot be merged into itself", details=[FieldProblem("merge_into", "same ticket")]
+            )
         changes["merged_into"] = request.merge_into
     elif action.name == "reopen":
         changes["sign_off"] = {}

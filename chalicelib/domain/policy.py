@@ -53,7 +53,9 @@ def default_policy() -> ServicePolicy:
     """DOMAIN's fault-level table. Built on first use: building pydantic models costs cold start."""
     return ServicePolicy(
         levels={
-            4: LevelTerms(response_minutes=0, onsite_minutes=10, notify_roles=["parts_manager", "project_lead", "manager"]),
+            4: LevelTerms(
+                response_minutes=0, onsite_minutes=10, notify_roles=["parts_manager", "project_lead", "manager"]
+            ),
             3: LevelTerms(response_minutes=10, onsite_minutes=20, notify_roles=["parts_manager", "project_lead"]),
             2: LevelTerms(response_minutes=20, onsite_minutes=40, notify_roles=["parts_manager"]),
             1: LevelTerms(response_minutes=30, onsite_minutes=60, notify_roles=[]),

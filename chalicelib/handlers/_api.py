@@ -130,7 +130,9 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def error_response(status: int, code: str, message: str, details: Iterable[errors.FieldProblem] = (), **extra: Any) -> Response:
+def error_response(
+    status: int, code: str, message: str, details: Iterable[errors.FieldProblem] = (), **extra: Any
+) -> Response:
     return json_response(error_body(code, message, details, **extra), status)
 
 
@@ -170,14 +172,22 @@ def _parse_json(raw: bytes, model: type[BaseModel]) -> BaseModel:
     from pydantic import ValidationError
 
     if not raw.strip():
-        raise ApiError(400, "malformed_body", "the request body is empty; a JSON object is expected",
-                       [errors.FieldProblem("(body)", "missing")])
+        raise ApiError(
+            400,
+            "malformed_body",
+            "the request body is empty; a JSON object is expected",
+            [errors.FieldProblem("(body)", "missing")],
+        )
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise ApiError(400, "malformed_body", "the request body is not valid JSON",
-                           [errors.FieldProblem("(body)", "not valid JSON")]) from exc
+            raise ApiError(
+                400,
+                "malformed_body",
+                "the request body is not valid JSON",
+                [errors.FieldProblem("(body)", "not valid JSON")],
+            ) from exc
         raise ApiError(422, "validation_failed", "the request body is invalid", validation_problems(exc)) from exc
 
 
@@ -194,17 +204,29 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
 
 
-def _once(operation_id: str, ctx: RequestContext, key: str, lambda_context: Any, run: Callable[[], Any]) -> tuple[Any, bool]:
+def _once(
+    operation_id: str, ctx: RequestContext, key: str, lambda_context: Any, run: Callable[[], Any]
+) -> tuple[Any, bool]:
     if not IDEMPOTENCY_KEY.fullmatch(key):
-        raise ApiError(400, "invalid_header", f"the {IDEMPOTENCY_HEADER} header is not a valid key", [
-            errors.FieldProblem(IDEMPOTENCY_HEADER, "8 to 128 letters, digits or _.:- (a UUID is ideal)")])
+        raise ApiError(
+            400,
+            "invalid_header",
+            f"the {IDEMPOTENCY_HEADER} header is not a valid key",
+            [errors.FieldProblem(IDEMPOTENCY_HEADER, "8 to 128 letters, digits or _.:- (a UUID is ideal)")],
+        )
     # The parsed body, re-serialised: a retry with other whitespace or key order is the same request.
     canonical = ctx.body.model_dump_json().encode() if ctx.body is not None else ctx.raw_body
     idempotency = import_module("chalicelib.services.idempotency")  # Powertools loads only when a key is sent
     # Stored as JSON, so the replay is what the first answer was.
-    return idempotency.once(operation_id, ctx.principal.sub if ctx.principal else "public", key, canonical,
-                            lambda: json.loads(json.dumps(run(), default=json_default)),
-                            key_name=IDEMPOTENCY_HEADER, lambda_context=lambda_context)
+    return idempotency.once(
+        operation_id,
+        ctx.principal.sub if ctx.principal else "public",
+        key,
+        canonical,
+        lambda: json.loads(json.dumps(run(), default=json_default)),
+        key_name=IDEMPOTENCY_HEADER,
+        lambda_context=lambda_context,
+    )
 
 
 class Api:
@@ -228,8 +250,18 @@ class Api:
         idempotent: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         allowed = frozenset(roles) if roles is not None else None
-        OPERATIONS.append(Operation(method, path, operation_id, allowed, body, query,
-                                    tuple(content_types or ()) if raw_body else (), idempotent))
+        OPERATIONS.append(
+            Operation(
+                method,
+                path,
+                operation_id,
+                allowed,
+                body,
+                query,
+                tuple(content_types or ()) if raw_body else (),
+                idempotent,
+            )
+        )
         blueprint = self.blueprint
         # A route without a body does not care what Content-Type a client sends with it.
         accepted_types = content_types or ([JSON] if body is not None else ["*/*"])
@@ -251,21 +283,28 @@ class Api:
                     limit = get_settings().max_upload_bytes if raw_body else get_settings().max_body_bytes
                     if len(raw) > limit:
                         raise ApiError(413, "payload_too_large", f"the request body is larger than {limit} bytes")
-                    ctx = RequestContext(principal=principal, params=params, raw_body=raw,
-                                         headers=dict(request.headers))
+                    ctx = RequestContext(
+                        principal=principal, params=params, raw_body=raw, headers=dict(request.headers)
+                    )
                     if query is not None:
                         ctx.query = _parse_query(request.query_params, schema(query))
                     if body is not None:
                         ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
                         if ctype != JSON:
-                            raise ApiError(415, "unsupported_media_type", f"send the body as {JSON}",
-                                           [errors.FieldProblem("Content-Type", f"'{ctype or 'missing'}' is not {JSON}")])
+                            raise ApiError(
+                                415,
+                                "unsupported_media_type",
+                                f"send the body as {JSON}",
+                                [errors.FieldProblem("Content-Type", f"'{ctype or 'missing'}' is not {JSON}")],
+                            )
                         ctx.body = _parse_json(raw, schema(body))
                     key = request.headers.get(IDEMPOTENCY_HEADER) if idempotent else None
                     if key is None:
                         result = view(ctx, **params)
                     else:
-                        result, replayed = _once(operation_id, ctx, key, request.lambda_context, lambda: view(ctx, **params))
+                        result, replayed = _once(
+                            operation_id, ctx, key, request.lambda_context, lambda: view(ctx, **params)
+                        )
                         return json_response(result, status, {"Idempotent-Replayed": "true"} if replayed else None)
                 except ApiError as exc:
                     return error_response(exc.status, exc.code, exc.message, exc.details)

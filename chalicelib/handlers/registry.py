@@ -58,8 +58,15 @@ def list_school_lamps(ctx: RequestContext, school_id: str) -> Any:
     return registry.list_lamps(school_id, ctx.query.room_id, ctx.query)
 
 
-@api.route("/schools/{school_id}/lamps/import", "POST", operation_id="importLamps", roles=REGISTRARS,
-           query="ImportQuery", raw_body=True, content_types=[*EQUIPMENT_LIST_TYPES, "application/json"])
+@api.route(
+    "/schools/{school_id}/lamps/import",
+    "POST",
+    operation_id="importLamps",
+    roles=REGISTRARS,
+    query="ImportQuery",
+    raw_body=True,
+    content_types=[*EQUIPMENT_LIST_TYPES, "application/json"],
+)
 def import_lamps(ctx: RequestContext, school_id: str) -> Any:
     """Imports a school's equipment list (CSV or XLSX), idempotent by serial.
 
@@ -78,8 +85,11 @@ def get_qr_labels(ctx: RequestContext, school_id: str) -> Any:
     One label per lamp in service: school, room, lamp number and the QR code of its report URL.
     """
     pdf, filename = labels.label_sheet(school_id, ctx.query.room_id)
-    return Response(body=pdf, status_code=200, headers={
-        "Content-Type": PDF, "Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        body=pdf,
+        status_code=200,
+        headers={"Content-Type": PDF, "Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @api.route("/lamps", "POST", operation_id="createLamp", roles=REGISTRARS, body="LampIn", status=201)
@@ -106,8 +116,14 @@ def rotate_lamp_qr_token(ctx: RequestContext, lamp_id: str) -> Any:
     return registry.rotate_qr_token(lamp_id, ctx.principal)
 
 
-@api.route("/lamps/{lamp_id}/replacement", "POST", operation_id="replaceLamp",
-           roles=[Role.ENGINEER, Role.EXPERT, Role.DISPATCHER, Role.ADMIN], body="LampReplacementIn", status=201)
+@api.route(
+    "/lamps/{lamp_id}/replacement",
+    "POST",
+    operation_id="replaceLamp",
+    roles=[Role.ENGINEER, Role.EXPERT, Role.DISPATCHER, Role.ADMIN],
+    body="LampReplacementIn",
+    status=201,
+)
 def replace_lamp(ctx: RequestContext, lamp_id: str) -> Any:
     """Replaces a unit: the old one keeps its history, the successor takes its room and position (D-A2)."""
     return registry.replace_lamp(lamp_id, ctx.body, ctx.principal)

@@ -16,7 +16,9 @@ STAFF = list(Role)
 CREATORS = [Role.DISPATCHER, Role.ADMIN, Role.ENGINEER, Role.EXPERT, Role.PROJECT_LEAD]
 
 
-@api.route("/tickets", "POST", operation_id="createTicket", roles=CREATORS, body="TicketIn", status=201, idempotent=True)
+@api.route(
+    "/tickets", "POST", operation_id="createTicket", roles=CREATORS, body="TicketIn", status=201, idempotent=True
+)
 def create_ticket(ctx: RequestContext) -> Any:
     """Opens a case for a fault, however it was found (D-O1); deadlines follow the level (D-S1)."""
     return tickets.create_ticket(ctx.body, ctx.principal)
@@ -37,7 +39,9 @@ def get_ticket(ctx: RequestContext, ticket_id: str) -> Any:
     return tickets.get_ticket(ticket_id, ctx.principal)
 
 
-@api.route("/tickets/{ticket_id}/transitions", "POST", operation_id="transitionTicket", roles=STAFF, body="TransitionIn")
+@api.route(
+    "/tickets/{ticket_id}/transitions", "POST", operation_id="transitionTicket", roles=STAFF, body="TransitionIn"
+)
 def transition_ticket(ctx: RequestContext, ticket_id: str) -> Any:
     """Moves a ticket through its lifecycle (see the table above); send the version you read.
 

@@ -52,7 +52,9 @@ def _get(model: type[T], *key: Any, what: str) -> T:
         raise NotFound(f"{what} '{key[-1]}' does not exist") from exc
 
 
-def _cursor(cursor: dict[str, Any] | None, model: type[Model], index: Any = None, hash_value: str | None = None) -> dict[str, Any] | None:
+def _cursor(
+    cursor: dict[str, Any] | None, model: type[Model], index: Any = None, hash_value: str | None = None
+) -> dict[str, Any] | None:
     """Refuses a cursor that is not a key of this list before DynamoDB sees it.
 
     DynamoDB answers a foreign ExclusiveStartKey with a ValidationException, but a cursor with the
@@ -75,8 +77,9 @@ def _cursor(cursor: dict[str, Any] | None, model: type[Model], index: Any = None
     if valid and hash_value is not None:
         valid = cursor[query_hash.attr_name] == {query_hash.attr_type: hash_value}
     if not valid:
-        raise InvalidQuery("the cursor does not belong to this list",
-                           details=[FieldProblem("query.cursor", "not valid for this list")])
+        raise InvalidQuery(
+            "the cursor does not belong to this list", details=[FieldProblem("query.cursor", "not valid for this list")]
+        )
     return cursor
 
 
@@ -84,14 +87,20 @@ def _page(query: Any) -> Page[Any]:
     try:
         items = list(query)
     except QueryError as exc:
-        if "ValidationException" in str(getattr(exc, "cause_response_code", "")) or exc.cause_response_code == "ValidationException":
-            raise InvalidQuery("the cursor does not belong to this list",
-                               details=[FieldProblem("query.cursor", "not valid for this list")]) from exc
+        if (
+            "ValidationException" in str(getattr(exc, "cause_response_code", ""))
+            or exc.cause_response_code == "ValidationException"
+        ):
+            raise InvalidQuery(
+                "the cursor does not belong to this list",
+                details=[FieldProblem("query.cursor", "not valid for this list")],
+            ) from exc
         raise
     return Page(items, query.last_evaluated_key)
 
 
 # ---- counters ---------------------------------------------------------------------
+
 
 def reserve_numbers(name: str, count: int = 1) -> int:
     """Atomically reserves `count` numbers; returns the first. Gaps are possible if a later write fails."""
@@ -102,6 +111,7 @@ def reserve_numbers(name: str, count: int = 1) -> int:
 
 
 # ---- contracts, schools, rooms, users ------------------------------------------------
+
 
 def get_contract(contract_id: str) -> ContractModel:
     return _get(ContractModel, contract_id, what="contract")
@@ -156,6 +166,7 @@ def get_room(school_id: str, room_id: str) -> RoomModel:
 
 # ---- lamps ----------------------------------------------------------------------------
 
+
 def get_lamp(lamp_id: str) -> LampModel:
     return _get(LampModel, lamp_id, what="lamp")
 
@@ -174,7 +185,9 @@ def find_lamp_by_qr_token(token: str) -> LampModel:
     return found[0]
 
 
-def query_lamps_in_school(school_id: str, room_id: str | None, limit: int, cursor: dict[str, Any] | None) -> Page[LampModel]:
+def query_lamps_in_school(
+    school_id: str, room_id: str | None, limit: int, cursor: dict[str, Any] | None
+) -> Page[LampModel]:
     bind_tables()
     condition = LampModel.location_key.startswith(room_prefix(room_id)) if room_id else None
     cursor = _cursor(cursor, LampModel, LampModel.by_location, school_id)
@@ -220,6 +233,7 @@ def transact(write: Any) -> None:
 
 # ---- tickets ----------------------------------------------------------------------------
 
+
 def get_ticket(ticket_id: str) -> TicketModel:
     return _get(TicketModel, ticket_id, what="ticket")
 
@@ -232,7 +246,9 @@ def find_ticket_by_ref(ref: str) -> TicketModel:
     return get_ticket(keys[0].ticket_id)
 
 
-def query_tickets(index: str, key: str, *, filter_condition: Any, limit: int, cursor: dict[str, Any] | None) -> Page[TicketModel]:
+def query_tickets(
+    index: str, key: str, *, filter_condition: Any, limit: int, cursor: dict[str, Any] | None
+) -> Page[TicketModel]:
     bind_tables()
     gsi = getattr(TicketModel, index)
     cursor = _cursor(cursor, TicketModel, gsi, key)
@@ -246,6 +262,16 @@ def query_ticket_events(ticket_id: str, limit: int, cursor: dict[str, Any] | Non
 
 
 __all__ = [
-    "ContractModel", "CounterModel", "LampHistoryModel", "LampModel", "RoomModel", "SchoolModel",
-    "TicketEventModel", "TicketModel", "UniqueKeyModel", "UserModel", "GetError", "TransactWriteError",
+    "ContractModel",
+    "CounterModel",
+    "LampHistoryModel",
+    "LampModel",
+    "RoomModel",
+    "SchoolModel",
+    "TicketEventModel",
+    "TicketModel",
+    "UniqueKeyModel",
+    "UserModel",
+    "GetError",
+    "TransactWriteError",
 ]

@@ -190,5 +190,14 @@ class UserModel(Model):
     active = BooleanAttribute(default=True)
 
 
-for _model in (ContractModel, SchoolModel, RoomModel, LampModel, LampHistoryModel, UniqueKeyModel, CounterModel, UserModel):
+for _model in (
+    ContractModel,
+    SchoolModel,
+    RoomModel,
+    LampModel,
+    LampHistoryModel,
+    UniqueKeyModel,
+    CounterModel,
+    UserModel,
+):
     register(_model)

@@ -29,8 +29,16 @@ def _store(table_name: str) -> Any:
     return DynamoDBPersistenceLayer(table_name=table_name)
 
 
-def once(operation: str, user: str, key: str, body: bytes, run: Callable[[], Any], *,
-         key_name: str = "Idempotency-Key", lambda_context: Any = None) -> tuple[Any, bool]:
+def once(
+    operation: str,
+    user: str,
+    key: str,
+    body: bytes,
+    run: Callable[[], Any],
+    *,
+    key_name: str = "Idempotency-Key",
+    lambda_context: Any = None,
+) -> tuple[Any, bool]:
     """Runs `run` once per (operation, user, key); returns (its JSON-ready result, replayed?).
     `body` is the request in a canonical form: the same request must give the same bytes."""
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -46,14 +54,22 @@ def once(operation: str, user: str, key: str, body: bytes, run: Callable[[], Any
         replayed = True
         return response
 
-    config = IdempotencyConfig(event_key_jmespath="[user, key]", payload_validation_jmespath="body",
-                               expires_after_seconds=REMEMBER_SECONDS, response_hook=mark_replay)
+    config = IdempotencyConfig(
+        event_key_jmespath="[user, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=REMEMBER_SECONDS,
+        response_hook=mark_replay,
+    )
     if hasattr(lambda_context, "get_remaining_time_in_millis"):
         # An attempt that dies mid-way then blocks its key only until its Lambda's timeout, not for a day.
         config.register_lambda_context(lambda_context)
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=_store(idempotency_table_name()),
-                         config=config, key_prefix=operation)
+    @idempotent_function(
+        data_keyword_argument="request",
+        persistence_store=_store(idempotency_table_name()),
+        config=config,
+        key_prefix=operation,
+    )
     def execute(request: dict[str, str]) -> Any:
         return run()
 
@@ -61,7 +77,9 @@ def once(operation: str, user: str, key: str, body: bytes, run: Callable[[], Any
     try:
         return execute(request=request), replayed
     except IdempotencyValidationError as exc:
-        raise InvalidInput(f"this {key_name} was already used for a different request",
-                           details=[FieldProblem(key_name, "already used with another body; send a new key")]) from exc
+        raise InvalidInput(
+            f"this {key_name} was already used for a different request",
+            details=[FieldProblem(key_name, "already used with another body; send a new key")],
+        ) from exc
     except IdempotencyAlreadyInProgressError as exc:
         raise Conflict(f"a request with this {key_name} is still being processed; retry in a few seconds") from exc

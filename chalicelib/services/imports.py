@@ -35,15 +35,20 @@ CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 
 
 def _decode_csv(raw: bytes, content_type: str) -> str:
-    declared = [part.split("=", 1)[1].strip().strip('"') for part in content_type.split(";")[1:]
-                if part.strip().lower().startswith("charset=")]
+    declared = [
+        part.split("=", 1)[1].strip().strip('"')
+        for part in content_type.split(";")[1:]
+        if part.strip().lower().startswith("charset=")
+    ]
     declared = ["utf-8-sig" if d.lower().replace("_", "-") in ("utf-8", "utf8") else d for d in declared]  # Excel's BOM
     for encoding in [*declared, *CSV_ENCODINGS]:  # UTF-8 before GB 18030, which would misread it
         try:
             return raw.decode(encoding)
         except (UnicodeDecodeError, LookupError):  # LookupError: a charset Python does not know
             continue
-    raise InvalidInput("the CSV file must be UTF-8 or GBK text", details=[FieldProblem("(body)", "not UTF-8 or GBK text")])
+    raise InvalidInput(
+        "the CSV file must be UTF-8 or GBK text", details=[FieldProblem("(body)", "not UTF-8 or GBK text")]
+    )
 
 
 def _read_rows(raw: bytes, content_type: str) -> list[dict[str, str]]:
@@ -64,14 +69,18 @@ def _read_rows(raw: bytes, content_type: str) -> list[dict[str, str]]:
     header = [str(h or "").strip().lower().replace(" ", "_") for h in table[0]]
     missing = [c for c in assets.REQUIRED_IMPORT_COLUMNS if c not in header]
     if missing:
-        raise InvalidInput("the header row lacks required columns",
-                           details=[FieldProblem(c, "column missing from row 1") for c in missing])
+        raise InvalidInput(
+            "the header row lacks required columns",
+            details=[FieldProblem(c, "column missing from row 1") for c in missing],
+        )
     rows = []
     for values in table[1:]:
         if not any(str(v or "").strip() for v in values):
             rows.append({})  # blank line: keeps row numbers aligned with the spreadsheet
             continue
-        rows.append({h: _cell(values[i]) if i < len(values) else "" for i, h in enumerate(header) if h in assets.IMPORT_COLUMNS})
+        rows.append(
+            {h: _cell(values[i]) if i < len(values) else "" for i, h in enumerate(header) if h in assets.IMPORT_COLUMNS}
+        )
     if len(rows) > MAX_ROWS:
         raise InvalidInput(f"at most {MAX_ROWS} rows per import", details=[FieldProblem("(body)", f"{len(rows)} rows")])
     return rows
@@ -95,7 +104,9 @@ def _xlsx_table(raw: bytes) -> list[list[Any]]:
     try:
         book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise InvalidInput("the file is not a readable XLSX workbook", details=[FieldProblem("(body)", "not XLSX")]) from exc
+        raise InvalidInput(
+            "the file is not a readable XLSX workbook", details=[FieldProblem("(body)", "not XLSX")]
+        ) from exc
     sheet = book.worksheets[0]
     return [list(row) for row in sheet.iter_rows(values_only=True)]
 
@@ -109,7 +120,9 @@ def _validate(rows: list[dict[str, str]]) -> tuple[list[tuple[int, assets.LampSp
         if not row:
             continue
         try:
-            spec = assets.LampSpec.model_validate({k: v for k, v in row.items() if v != "" or k in assets.REQUIRED_IMPORT_COLUMNS})
+            spec = assets.LampSpec.model_validate(
+                {k: v for k, v in row.items() if v != "" or k in assets.REQUIRED_IMPORT_COLUMNS}
+            )
         except ValidationError as exc:
             for err in exc.errors(include_url=False):
                 column = str(err["loc"][0]) if err["loc"] else "(row)"
@@ -123,8 +136,9 @@ def _validate(rows: list[dict[str, str]]) -> tuple[list[tuple[int, assets.LampSp
     return good, problems
 
 
-def import_lamps(school_id: str, raw: bytes, content_type: str, mode: str, actor: Principal,
-                 now: dt.datetime | None = None) -> dict[str, Any]:
+def import_lamps(
+    school_id: str, raw: bytes, content_type: str, mode: str, actor: Principal, now: dt.datetime | None = None
+) -> dict[str, Any]:
     now = now or utcnow()
     school = access.get_school(school_id)
     rows = _read_rows(raw, content_type)
@@ -142,8 +156,14 @@ def import_lamps(school_id: str, raw: bytes, content_type: str, mode: str, actor
         elif guard.place and guard.place != f"{spec.room_id}#{spec.position}":
             # Said, not silently kept: a corrected list must not look applied when it was not.
             room, _, position = guard.place.partition("#")
-            problems.append(RowError(number, "room_id", f"this serial is registered in room {room} at position "
-                                                        f"{position}; a lamp is moved on site, not by import"))
+            problems.append(
+                RowError(
+                    number,
+                    "room_id",
+                    f"this serial is registered in room {room} at position "
+                    f"{position}; a lamp is moved on site, not by import",
+                )
+            )
         else:
             unchanged += 1  # idempotent: the same list imported twice registers each lamp once
     problems.sort(key=lambda p: (p.row, p.column))
@@ -151,9 +171,14 @@ def import_lamps(school_id: str, raw: bytes, content_type: str, mode: str, actor
         raise ImportRejected(problems)
 
     created = _write(school, new_specs, actor, now) if new_specs else 0
-    return {"mode": mode, "rows": sum(1 for r in rows if r), "created": created, "unchanged": unchanged,
-            "failed": len({p.row for p in problems}),
-            "errors": [{"row": p.row, "column": p.column, "problem": p.problem} for p in problems]}
+    return {
+        "mode": mode,
+        "rows": sum(1 for r in rows if r),
+        "created": created,
+        "unchanged": unchanged,
+        "failed": len({p.row for p in problems}),
+        "errors": [{"row": p.row, "column": p.column, "problem": p.problem} for p in problems],
+    }
 
 
 def _write(school: Any, specs: list[tuple[int, assets.LampSpec]], actor: Principal, now: dt.datetime) -> int:
@@ -162,14 +187,15 @@ def _write(school: Any, specs: list[tuple[int, assets.LampSpec]], actor: Princip
     new_rooms = {}
     for _, spec in specs:
         if spec.room_id not in known_rooms and spec.room_id not in new_rooms:
-            new_rooms[spec.room_id] = RoomModel(school.school_id, spec.room_id, building=spec.building,
-                                                floor=spec.floor, name=spec.room_id)
+            new_rooms[spec.room_id] = RoomModel(
+                school.school_id, spec.room_id, building=spec.building, floor=spec.floor, name=spec.room_id
+            )
     access.batch_put(new_rooms.values())
     first_number = access.reserve_numbers(f"asset#{school.school_id}", len(specs))
     lamps = [build_lamp(spec, school, warranty, first_number + i, now) for i, (_, spec) in enumerate(specs)]
     created = 0
     for start in range(0, len(lamps), LAMPS_PER_TRANSACTION):
-        chunk = lamps[start:start + LAMPS_PER_TRANSACTION]
+        chunk = lamps[start : start + LAMPS_PER_TRANSACTION]
         try:
             access.transact(lambda tx, chunk=chunk: _write_chunk(tx, chunk, actor, now))
             created += len(chunk)
@@ -188,5 +214,12 @@ def _write_chunk(tx: Any, lamps: list[LampModel], actor: Principal, now: dt.date
     for lamp in lamps:
         tx.save(lamp, condition=LampModel.lamp_id.does_not_exist())
         tx.save(serial_guard(lamp), condition=UniqueKeyModel.key.does_not_exist())
-        tx.save(history_entry(lamp.lamp_id, now, "registered", actor=actor.sub,
-                              summary=f"imported into {lamp.room_id} position {lamp.position}"))
+        tx.save(
+            history_entry(
+                lamp.lamp_id,
+                now,
+                "registered",
+                actor=actor.sub,
+                summary=f"imported into {lamp.room_id} position {lamp.position}",
+            )
+        )

@@ -92,15 +92,26 @@ def _location(room: RoomLike | None) -> str:
     return " · ".join(part for part in (room.building, floor) if part)
 
 
-def label_contents(school_name: str, lamps: Iterable[LampLike], url_for: Callable[[str], str],
-                   rooms: Mapping[str, RoomLike] | None = None) -> list[Label]:
+def label_contents(
+    school_name: str,
+    lamps: Iterable[LampLike],
+    url_for: Callable[[str], str],
+    rooms: Mapping[str, RoomLike] | None = None,
+) -> list[Label]:
     """One label per lamp, sorted by room then position in natural order."""
     rooms = rooms or {}
     ordered = sorted(lamps, key=lambda lamp: (natural_key(lamp.room_id), natural_key(lamp.position), lamp.asset_no))
-    return [Label(school=school_name, asset_no=lamp.asset_no, room=f"教室 Room {lamp.room_id}",
-                  position=f"位置 Pos. {lamp.position}", location=_location(rooms.get(lamp.room_id)),
-                  url=url_for(lamp.qr_token))
-            for lamp in ordered]
+    return [
+        Label(
+            school=school_name,
+            asset_no=lamp.asset_no,
+            room=f"教室 Room {lamp.room_id}",
+            position=f"位置 Pos. {lamp.position}",
+            location=_location(rooms.get(lamp.room_id)),
+            url=url_for(lamp.qr_token),
+        )
+        for lamp in ordered
+    ]
 
 
 def label_sheet(school_id: str, room_id: str | None) -> tuple[bytes, str]:

@@ -26,15 +26,32 @@ from chalicelib.settings import get_settings
 
 # ---- views ----------------------------------------------------------------------------
 
+
 def contract_view(c: ContractModel) -> dict[str, Any]:
-    return {"contract_id": c.contract_id, "code": c.code, "name": c.name, "customer": c.customer,
-            "policy": c.policy, "warranty": c.warranty, "created_at": c.created_at}
+    return {
+        "contract_id": c.contract_id,
+        "code": c.code,
+        "name": c.name,
+        "customer": c.customer,
+        "policy": c.policy,
+        "warranty": c.warranty,
+        "created_at": c.created_at,
+    }
 
 
 def school_view(s: SchoolModel) -> dict[str, Any]:
-    return {"school_id": s.school_id, "contract_id": s.contract_id, "code": s.code, "name": s.name,
-            "address": s.address, "latitude": s.latitude, "longitude": s.longitude,
-            "contacts": [c.as_dict() for c in s.contacts], "hazards": list(s.hazards), "created_at": s.created_at}
+    return {
+        "school_id": s.school_id,
+        "contract_id": s.contract_id,
+        "code": s.code,
+        "name": s.name,
+        "address": s.address,
+        "latitude": s.latitude,
+        "longitude": s.longitude,
+        "contacts": [c.as_dict() for c in s.contacts],
+        "hazards": list(s.hazards),
+        "created_at": s.created_at,
+    }
 
 
 def room_view(r: RoomModel) -> dict[str, Any]:
@@ -49,18 +66,30 @@ def lamp_view(lamp: LampModel, today: dt.date | None = None) -> dict[str, Any]:
     today = today or utcnow().date()
     accepted = dt.date.fromisoformat(lamp.accepted_on)
     return {
-        "lamp_id": lamp.lamp_id, "asset_no": lamp.asset_no, "school_id": lamp.school_id, "room_id": lamp.room_id,
-        "position": lamp.position, "model": lamp.model, "serial": lamp.serial, "batch": lamp.batch,
-        "configuration": lamp.configuration, "installed_on": lamp.installed_on, "accepted_on": lamp.accepted_on,
+        "lamp_id": lamp.lamp_id,
+        "asset_no": lamp.asset_no,
+        "school_id": lamp.school_id,
+        "room_id": lamp.room_id,
+        "position": lamp.position,
+        "model": lamp.model,
+        "serial": lamp.serial,
+        "batch": lamp.batch,
+        "configuration": lamp.configuration,
+        "installed_on": lamp.installed_on,
+        "accepted_on": lamp.accepted_on,
         "warranty": {
-            "years": lamp.warranty_years, "extension_days": lamp.warranty_extension_days, "ends_on": lamp.warranty_end,
+            "years": lamp.warranty_years,
+            "extension_days": lamp.warranty_extension_days,
+            "ends_on": lamp.warranty_end,
             "in_warranty": in_warranty(accepted, lamp.warranty_years, int(lamp.warranty_extension_days), today),
         },
         "status": lamp.status,
         "has_open_fault": lamp.open_tickets > 0,
         "open_tickets": int(lamp.open_tickets),
-        "qr_token": lamp.qr_token, "report_url": report_url(lamp.qr_token),
-        "predecessor_id": lamp.predecessor_id, "successor_id": lamp.successor_id,
+        "qr_token": lamp.qr_token,
+        "report_url": report_url(lamp.qr_token),
+        "predecessor_id": lamp.predecessor_id,
+        "successor_id": lamp.successor_id,
         "created_at": lamp.created_at,
     }
 
@@ -71,10 +100,15 @@ def history_view(h: LampHistoryModel) -> dict[str, Any]:
 
 # ---- contracts and schools --------------------------------------------------------------
 
+
 def create_contract(body: ContractIn, now: dt.datetime | None = None) -> dict[str, Any]:
     contract = ContractModel(
-        new_id("c"), code=body.code, name=body.name, customer=body.customer,
-        policy=body.policy.model_dump(mode="json"), warranty=body.warranty.model_dump(mode="json"),
+        new_id("c"),
+        code=body.code,
+        name=body.name,
+        customer=body.customer,
+        policy=body.policy.model_dump(mode="json"),
+        warranty=body.warranty.model_dump(mode="json"),
         created_at=now or utcnow(),
     )
     access.put_new(contract, conflict_message="contract id collision, retry")
@@ -97,10 +131,17 @@ def create_school(body: SchoolIn, now: dt.datetime | None = None) -> dict[str, A
     access.get_contract(body.contract_id)
     school_id = new_id("s")
     school = SchoolModel(
-        school_id, contract_id=body.contract_id, code=body.code, name=body.name,
-        name_key=f"{body.name.casefold()}#{school_id}", address=body.address,
-        latitude=body.latitude, longitude=body.longitude,
-        contacts=[ContactAttribute(**c.model_dump()) for c in body.contacts], hazards=body.hazards, created_at=now or utcnow(),
+        school_id,
+        contract_id=body.contract_id,
+        code=body.code,
+        name=body.name,
+        name_key=f"{body.name.casefold()}#{school_id}",
+        address=body.address,
+        latitude=body.latitude,
+        longitude=body.longitude,
+        contacts=[ContactAttribute(**c.model_dump()) for c in body.contacts],
+        hazards=body.hazards,
+        created_at=now or utcnow(),
     )
     code_guard = UniqueKeyModel(f"school-code#{body.code.upper()}", owner_id=school_id)
 
@@ -111,8 +152,10 @@ def create_school(body: SchoolIn, now: dt.datetime | None = None) -> dict[str, A
     try:
         access.transact(write)
     except access.TransactWriteError as exc:
-        raise Conflict(f"a school with code '{body.code}' already exists",
-                       details=[FieldProblem("code", "already used by another school")]) from exc
+        raise Conflict(
+            f"a school with code '{body.code}' already exists",
+            details=[FieldProblem("code", "already used by another school")],
+        ) from exc
     return school_view(school)
 
 
@@ -130,30 +173,67 @@ def list_schools(query: SchoolListQuery) -> dict[str, Any]:
 
 # ---- lamps --------------------------------------------------------------------------------
 
-def build_lamp(spec: assets.LampSpec, school: SchoolModel, warranty: WarrantyTerms, number: int,
-               now: dt.datetime, *, lamp_id: str | None = None) -> LampModel:
+
+def build_lamp(
+    spec: assets.LampSpec,
+    school: SchoolModel,
+    warranty: WarrantyTerms,
+    number: int,
+    now: dt.datetime,
+    *,
+    lamp_id: str | None = None,
+) -> LampModel:
     lamp_id = lamp_id or new_id("l")
     return LampModel(
-        lamp_id, asset_no=assets.asset_no(school.code, number), school_id=school.school_id, room_id=spec.room_id,
-        position=spec.position, location_key=assets.location_key(spec.room_id, spec.position, lamp_id),
-        model=spec.model, serial=spec.serial, batch=spec.batch, configuration=spec.configuration,
-        installed_on=spec.installed_on.isoformat(), accepted_on=spec.accepted_on.isoformat(),
-        warranty_years=warranty.years, warranty_extension_days=0,
+        lamp_id,
+        asset_no=assets.asset_no(school.code, number),
+        school_id=school.school_id,
+        room_id=spec.room_id,
+        position=spec.position,
+        location_key=assets.location_key(spec.room_id, spec.position, lamp_id),
+        model=spec.model,
+        serial=spec.serial,
+        batch=spec.batch,
+        configuration=spec.configuration,
+        installed_on=spec.installed_on.isoformat(),
+        accepted_on=spec.accepted_on.isoformat(),
+        warranty_years=warranty.years,
+        warranty_extension_days=0,
         warranty_end=warranty_end(spec.accepted_on, warranty.years).isoformat(),
-        status=assets.LampStatus.IN_SERVICE, open_tickets=0, qr_token=assets.new_qr_token(), created_at=now,
+        status=assets.LampStatus.IN_SERVICE,
+        open_tickets=0,
+        qr_token=assets.new_qr_token(),
+        created_at=now,
     )
 
 
 def serial_guard(lamp: LampModel) -> UniqueKeyModel:
     """A serial is registered once (D-A1); the guard also says where, so re-imports need no lamp reads."""
-    return UniqueKeyModel(f"serial#{lamp.serial}", owner_id=lamp.lamp_id, scope=lamp.school_id,
-                          place=f"{lamp.room_id}#{lamp.position}")
+    return UniqueKeyModel(
+        f"serial#{lamp.serial}", owner_id=lamp.lamp_id, scope=lamp.school_id, place=f"{lamp.room_id}#{lamp.position}"
+    )
 
 
-def history_entry(lamp_id: str, at: dt.datetime, kind: str, *, ref: str = "", actor: str = "",
-                  summary: str = "", data: dict[str, Any] | None = None) -> LampHistoryModel:
-    return LampHistoryModel(lamp_id, f"{at.isoformat()}#{kind}#{ref}", at=at, kind=kind, ref=ref, actor=actor,
-                            summary=summary, data=data or {})
+def history_entry(
+    lamp_id: str,
+    at: dt.datetime,
+    kind: str,
+    *,
+    ref: str = "",
+    actor: str = "",
+    summary: str = "",
+    data: dict[str, Any] | None = None,
+) -> LampHistoryModel:
+    return LampHistoryModel(
+        lamp_id,
+        f"{at.isoformat()}#{kind}#{ref}",
+        at=at,
+        kind=kind,
+        ref=ref,
+        actor=actor,
+        summary=summary,
+        data=data or {},
+    )
 
 
 def create_lamp(body: LampIn, actor: Principal, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -167,16 +247,25 @@ def create_lamp(body: LampIn, actor: Principal, now: dt.datetime | None = None) 
     def write(tx: Any) -> None:
         tx.save(lamp, condition=LampModel.lamp_id.does_not_exist())
         tx.save(serial_guard(lamp), condition=UniqueKeyModel.key.does_not_exist())
-        tx.save(history_entry(lamp.lamp_id, now, "registered", actor=actor.sub,
-                              summary=f"registered in {body.room_id} position {body.position}"))
+        tx.save(
+            history_entry(
+                lamp.lamp_id,
+                now,
+                "registered",
+                actor=actor.sub,
+                summary=f"registered in {body.room_id} position {body.position}",
+            )
+        )
         if room_is_new:
             tx.save(room)
 
     try:
         access.transact(write)
     except access.TransactWriteError as exc:
-        raise Conflict(f"a lamp with serial '{body.serial}' is already registered",
-                       details=[FieldProblem("serial", "already registered")]) from exc
+        raise Conflict(
+            f"a lamp with serial '{body.serial}' is already registered",
+            details=[FieldProblem("serial", "already registered")],
+        ) from exc
     return lamp_view(lamp)
 
 
@@ -194,8 +283,13 @@ def get_lamp_history(lamp_id: str, query: PageQuery) -> dict[str, Any]:
     lamp = access.get_lamp(lamp_id)
     page = access.query_lamp_history(lamp_id, query.limit, decode_cursor(query.cursor))
     body = page_view([history_view(h) for h in page.items], page.next_key)
-    body["lamp"] = {"lamp_id": lamp.lamp_id, "asset_no": lamp.asset_no, "status": lamp.status,
-                    "predecessor_id": lamp.predecessor_id, "successor_id": lamp.successor_id}
+    body["lamp"] = {
+        "lamp_id": lamp.lamp_id,
+        "asset_no": lamp.asset_no,
+        "status": lamp.status,
+        "predecessor_id": lamp.predecessor_id,
+        "successor_id": lamp.successor_id,
+    }
     return body
 
 
@@ -217,38 +311,81 @@ def resolve_qr_token(token: str) -> dict[str, Any]:
     """What a teacher's phone shows after scanning: where this lamp is, whether a fault is open. No personal data."""
     lamp = access.find_lamp_by_qr_token(token)
     school = access.get_school(lamp.school_id)
-    return {"lamp": {"asset_no": lamp.asset_no, "room_id": lamp.room_id, "position": lamp.position,
-                     "model": lamp.model, "has_open_fault": lamp.open_tickets > 0},
-            "school": {"name": school.name}, "report_url": report_url(token)}
+    return {
+        "lamp": {
+            "asset_no": lamp.asset_no,
+            "room_id": lamp.room_id,
+            "position": lamp.position,
+            "model": lamp.model,
+            "has_open_fault": lamp.open_tickets > 0,
+        },
+        "school": {"name": school.name},
+        "report_url": report_url(token),
+    }
 
 
-def replace_lamp(lamp_id: str, body: LampReplacementIn, actor: Principal, now: dt.datetime | None = None) -> dict[str, Any]:
+def replace_lamp(
+    lamp_id: str, body: LampReplacementIn, actor: Principal, now: dt.datetime | None = None
+) -> dict[str, Any]:
     """D-A2: the old unit keeps its history; the new one takes its room and position."""
     now = now or utcnow()
     old = access.get_lamp(lamp_id)
     if old.status != assets.LampStatus.IN_SERVICE or old.successor_id:
-        raise Conflict(f"lamp '{lamp_id}' is {old.status} and cannot be replaced again",
-                       extra={"current_status": old.status, "successor_id": old.successor_id})
+        raise Conflict(
+            f"lamp '{lamp_id}' is {old.status} and cannot be replaced again",
+            extra={"current_status": old.status, "successor_id": old.successor_id},
+        )
     school = access.get_school(old.school_id)
     warranty = contract_warranty(access.get_contract(school.contract_id))
-    spec = assets.LampSpec(room_id=old.room_id, position=old.position, model=body.model or old.model,
-                           serial=body.serial, batch=body.batch, configuration=old.configuration,
-                           installed_on=body.installed_on, accepted_on=body.installed_on)
+    spec = assets.LampSpec(
+        room_id=old.room_id,
+        position=old.position,
+        model=body.model or old.model,
+        serial=body.serial,
+        batch=body.batch,
+        configuration=old.configuration,
+        installed_on=body.installed_on,
+        accepted_on=body.installed_on,
+    )
     new = build_lamp(spec, school, warranty, access.reserve_numbers(f"asset#{school.school_id}"), now)
     new.predecessor_id = old.lamp_id
     new.open_tickets = 0
 
     def write(tx: Any) -> None:
-        tx.update(old, actions=[LampModel.status.set(assets.LampStatus.REPLACED), LampModel.successor_id.set(new.lamp_id),
-                                LampModel.location_key.remove()],
-                  condition=(LampModel.status == assets.LampStatus.IN_SERVICE) & LampModel.successor_id.does_not_exist())
+        tx.update(
+            old,
+            actions=[
+                LampModel.status.set(assets.LampStatus.REPLACED),
+                LampModel.successor_id.set(new.lamp_id),
+                LampModel.location_key.remove(),
+            ],
+            condition=(LampModel.status == assets.LampStatus.IN_SERVICE) & LampModel.successor_id.does_not_exist(),
+        )
         tx.save(new, condition=LampModel.lamp_id.does_not_exist())
         tx.save(serial_guard(new), condition=UniqueKeyModel.key.does_not_exist())
         data = {"reason": body.reason, "ticket_id": body.ticket_id}
-        tx.save(history_entry(old.lamp_id, now, "replaced", ref=new.lamp_id, actor=actor.sub,
-                              summary=f"replaced by {new.asset_no} (serial {new.serial})", data=data))
-        tx.save(history_entry(new.lamp_id, now, "installed_as_replacement", ref=old.lamp_id, actor=actor.sub,
-                              summary=f"took the place of {old.asset_no} (serial {old.serial})", data=data))
+        tx.save(
+            history_entry(
+                old.lamp_id,
+                now,
+                "replaced",
+                ref=new.lamp_id,
+                actor=actor.sub,
+                summary=f"replaced by {new.asset_no} (serial {new.serial})",
+                data=data,
+            )
+        )
+        tx.save(
+            history_entry(
+                new.lamp_id,
+                now,
+                "installed_as_replacement",
+                ref=old.lamp_id,
+                actor=actor.sub,
+                summary=f"took the place of {old.asset_no} (serial {old.serial})",
+                data=data,
+            )
+        )
 
     try:
         access.transact(write)
@@ -256,8 +393,10 @@ def replace_lamp(lamp_id: str, body: LampReplacementIn, actor: Principal, now: d
         # Which item failed is not worth decoding from the reasons (their order is pynamodb's):
         # one read, only on failure, tells a serial clash from a concurrent change.
         if access.registered_serials([body.serial]):
-            raise Conflict(f"a lamp with serial '{body.serial}' is already registered",
-                           details=[FieldProblem("serial", "already registered")]) from exc
+            raise Conflict(
+                f"a lamp with serial '{body.serial}' is already registered",
+                details=[FieldProblem("serial", "already registered")],
+            ) from exc
         raise Conflict(f"lamp '{lamp_id}' changed while it was being replaced; reload and retry") from exc
     old.status, old.successor_id, old.location_key = assets.LampStatus.REPLACED, new.lamp_id, None
     return {"replaced": lamp_view(old, now.date()), "successor": lamp_view(new, now.date())}

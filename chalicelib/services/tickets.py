@@ -34,8 +34,14 @@ def due_key(onsite_due: dt.datetime, ticket_id: str) -> str:
 
 
 def state_of(ticket: TicketModel) -> TicketState:
-    return TicketState(status=Status(ticket.status), level=int(ticket.level), assignee_id=ticket.assignee_id,
-                       reported_at=ticket.reported_at, ticket_id=ticket.ticket_id, milestones=dict(ticket.milestones))
+    return TicketState(
+        status=Status(ticket.status),
+        level=int(ticket.level),
+        assignee_id=ticket.assignee_id,
+        reported_at=ticket.reported_at,
+        ticket_id=ticket.ticket_id,
+        milestones=dict(ticket.milestones),
+    )
 
 
 def ticket_view(t: TicketModel, actor: Principal | None = None) -> dict[str, Any]:
@@ -43,14 +49,32 @@ def ticket_view(t: TicketModel, actor: Principal | None = None) -> dict[str, Any
     acknowledged = milestones.get("acknowledged_at")
     on_site = milestones.get("on_site_at")
     view = {
-        "ticket_id": t.ticket_id, "ref": t.ref, "public_ref": t.public_ref, "version": t.version,
-        "status": t.status, "source": t.source, "category": t.category,
-        "level": int(t.level), "colour": LEVEL_COLOURS[int(t.level)], "level_confirmed": t.level_confirmed == "yes",
-        "school_id": t.school_id, "room_id": t.room_id or None, "lamp_ids": list(t.lamp_ids),
-        "description": t.description, "photos": list(t.photos), "reporter": t.reporter,
-        "assignee_id": t.assignee_id, "owner_id": t.owner_id, "merged_into": t.merged_into,
-        "reported_at": t.reported_at, "response_due": t.response_due, "onsite_due": t.onsite_due, "eta": t.eta,
-        "milestones": milestones, "resolution": t.resolution or None, "sign_off": t.sign_off or None,
+        "ticket_id": t.ticket_id,
+        "ref": t.ref,
+        "public_ref": t.public_ref,
+        "version": t.version,
+        "status": t.status,
+        "source": t.source,
+        "category": t.category,
+        "level": int(t.level),
+        "colour": LEVEL_COLOURS[int(t.level)],
+        "level_confirmed": t.level_confirmed == "yes",
+        "school_id": t.school_id,
+        "room_id": t.room_id or None,
+        "lamp_ids": list(t.lamp_ids),
+        "description": t.description,
+        "photos": list(t.photos),
+        "reporter": t.reporter,
+        "assignee_id": t.assignee_id,
+        "owner_id": t.owner_id,
+        "merged_into": t.merged_into,
+        "reported_at": t.reported_at,
+        "response_due": t.response_due,
+        "onsite_due": t.onsite_due,
+        "eta": t.eta,
+        "milestones": milestones,
+        "resolution": t.resolution or None,
+        "sign_off": t.sign_off or None,
         "sla": {
             "response_met": None if acknowledged is None else dt.datetime.fromisoformat(acknowledged) <= t.response_due,
             "onsite_met": None if on_site is None else dt.datetime.fromisoformat(on_site) <= t.onsite_due,
@@ -63,15 +87,44 @@ def ticket_view(t: TicketModel, actor: Principal | None = None) -> dict[str, Any
 
 
 def event_view(e: TicketEventModel) -> dict[str, Any]:
-    return {"seq": int(e.seq), "at": e.at, "actor": e.actor, "actor_role": e.actor_role, "action": e.action,
-            "from_status": e.from_status, "to_status": e.to_status, "before": e.before, "after": e.after, "note": e.note}
+    return {
+        "seq": int(e.seq),
+        "at": e.at,
+        "actor": e.actor,
+        "actor_role": e.actor_role,
+        "action": e.action,
+        "from_status": e.from_status,
+        "to_status": e.to_status,
+        "before": e.before,
+        "after": e.after,
+        "note": e.note,
+    }
 
 
-def _event(ticket: TicketModel, seq: int, now: dt.datetime, actor: Principal, action: str, from_status: str | None,
-           before: dict[str, Any], after: dict[str, Any], note: str = "") -> TicketEventModel:
-    return TicketEventModel(ticket.ticket_id, seq, at=now, actor=actor.sub, actor_role=actor.primary_role,
-                            action=action, from_status=from_status, to_status=ticket.status,
-                            before=before, after=after, note=note)
+def _event(
+    ticket: TicketModel,
+    seq: int,
+    now: dt.datetime,
+    actor: Principal,
+    action: str,
+    from_status: str | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    note: str = "",
+) -> TicketEventModel:
+    return TicketEventModel(
+        ticket.ticket_id,
+        seq,
+        at=now,
+        actor=actor.sub,
+        actor_role=actor.primary_role,
+        action=action,
+        from_status=from_status,
+        to_status=ticket.status,
+        before=before,
+        after=after,
+        note=note,
+    )
 
 
 def _can_read(ticket: TicketModel, actor: Principal) -> None:
@@ -108,25 +161,57 @@ def create_ticket(body: TicketIn, actor: Principal, now: dt.datetime | None = No
     ticket_id = new_id("t")
     number = access.reserve_numbers(f"ticket#{now.year}")
     ticket = TicketModel(
-        ticket_id, ref=ticket_ref(now.year, number), public_ref=new_public_ref(), contract_id=school.contract_id,
-        school_id=school.school_id, room_id=room_id, lamp_ids=list(body.lamp_ids), source=body.source.value,
-        category=body.category.value, level=level, level_key=str(level),
-        level_confirmed="yes" if body.level else "no", description=body.description,
-        reporter=body.reporter.model_dump(), status=Status.REPORTED.value, owner_id=actor.sub,
-        reported_at=now, response_due=due.response_due, onsite_due=due.onsite_due,
-        due_key=due_key(due.onsite_due, ticket_id), milestones={}, event_count=1, updated_at=now,
+        ticket_id,
+        ref=ticket_ref(now.year, number),
+        public_ref=new_public_ref(),
+        contract_id=school.contract_id,
+        school_id=school.school_id,
+        room_id=room_id,
+        lamp_ids=list(body.lamp_ids),
+        source=body.source.value,
+        category=body.category.value,
+        level=level,
+        level_key=str(level),
+        level_confirmed="yes" if body.level else "no",
+        description=body.description,
+        reporter=body.reporter.model_dump(),
+        status=Status.REPORTED.value,
+        owner_id=actor.sub,
+        reported_at=now,
+        response_due=due.response_due,
+        onsite_due=due.onsite_due,
+        due_key=due_key(due.onsite_due, ticket_id),
+        milestones={},
+        event_count=1,
+        updated_at=now,
     )
-    event = _event(ticket, 1, now, actor, "create", None, {},
-                   {"status": ticket.status, "level": level, "category": ticket.category, "source": ticket.source})
+    event = _event(
+        ticket,
+        1,
+        now,
+        actor,
+        "create",
+        None,
+        {},
+        {"status": ticket.status, "level": level, "category": ticket.category, "source": ticket.source},
+    )
 
     def write(tx: Any) -> None:
         tx.save(ticket)
         tx.save(event, condition=TicketEventModel.seq.does_not_exist())
         for lamp in lamps.values():
             tx.update(lamp, actions=[LampModel.open_tickets.add(1)], condition=LampModel.successor_id.does_not_exist())
-            tx.save(history_entry(lamp.lamp_id, now, "ticket_opened", ref=ticket.ref, actor=actor.sub,
-                                  summary=f"{ticket.category}: {ticket.description[:120]}",
-                                  data={"ticket_id": ticket_id, "level": level}))
+            tx.save(
+                history_entry(
+                    lamp.lamp_id,
+                    now,
+                    "ticket_opened",
+                    ref=ticket.ref,
+                    actor=actor.sub,
+                    summary=f"{ticket.category}: {ticket.description[:120]}",
+                    data={"ticket_id": ticket_id, "level": level},
+                )
+            )
 
     try:
         access.transact(write)
@@ -153,21 +238,27 @@ def list_tickets(query: TicketListQuery, actor: Principal) -> dict[str, Any]:
         if query.assignee_id not in (None, actor.sub):
             raise Forbidden("engineers list the tickets assigned to them")
         query = query.model_copy(update={"assignee_id": actor.sub})
-    keys = [("by_assignee", "assignee_id", query.assignee_id), ("by_school", "school_id", query.school_id),
-            ("by_status", "status", query.status),
-            ("by_level", "level_key", None if query.level is None else str(query.level))]
+    keys = [
+        ("by_assignee", "assignee_id", query.assignee_id),
+        ("by_school", "school_id", query.school_id),
+        ("by_status", "status", query.status),
+        ("by_level", "level_key", None if query.level is None else str(query.level)),
+    ]
     chosen = next(((index, attr, value) for index, attr, value in keys if value is not None), None)
     if chosen is None:
-        raise InvalidInput("say which tickets to list", details=[
-            FieldProblem("query", "give at least one of school_id, assignee_id, status, level")])
+        raise InvalidInput(
+            "say which tickets to list",
+            details=[FieldProblem("query", "give at least one of school_id, assignee_id, status, level")],
+        )
     index, _, value = chosen
     condition = None
     for other_index, attr, other_value in keys:
         if other_value is not None and other_index != index:
             clause = getattr(TicketModel, attr) == other_value
             condition = clause if condition is None else condition & clause
-    page = access.query_tickets(index, value, filter_condition=condition, limit=query.limit,
-                                cursor=decode_cursor(query.cursor))
+    page = access.query_tickets(
+        index, value, filter_condition=condition, limit=query.limit, cursor=decode_cursor(query.cursor)
+    )
     return page_view([ticket_view(t) for t in page.items], page.next_key)
 
 
@@ -182,34 +273,52 @@ def _check_assignee(user_id: str) -> None:
     try:
         user = access.get_user(user_id)
     except NotFound as exc:
-        raise InvalidInput("no such user", details=[FieldProblem("assignee_id", f"user '{user_id}' does not exist")]) from exc
+        raise InvalidInput(
+            "no such user", details=[FieldProblem("assignee_id", f"user '{user_id}' does not exist")]
+        ) from exc
     if not user.active or user.role not in (Role.ENGINEER, Role.EXPERT):
-        raise InvalidInput("tickets are assigned to active engineers or line-2 experts",
-                           details=[FieldProblem("assignee_id", f"user '{user_id}' is a {user.role}")])
+        raise InvalidInput(
+            "tickets are assigned to active engineers or line-2 experts",
+            details=[FieldProblem("assignee_id", f"user '{user_id}' is a {user.role}")],
+        )
 
 
 def _check_merge_target(ticket: TicketModel, target_id: str) -> None:
     try:
         target = _find(target_id)
     except NotFound as exc:
-        raise InvalidInput("no such ticket", details=[FieldProblem("merge_into", f"ticket '{target_id}' does not exist")]) from exc
+        raise InvalidInput(
+            "no such ticket", details=[FieldProblem("merge_into", f"ticket '{target_id}' does not exist")]
+        ) from exc
     if target.ticket_id == ticket.ticket_id:
         raise InvalidInput("a ticket cannot be merged into itself", details=[FieldProblem("merge_into", "same ticket")])
     if target.school_id != ticket.school_id:
-        raise InvalidInput("duplicates are merged within one school", details=[FieldProblem("merge_into", "another school")])
+        raise InvalidInput(
+            "duplicates are merged within one school", details=[FieldProblem("merge_into", "another school")]
+        )
     if Status(target.status) in lifecycle.FINAL_STATES:
-        raise Conflict(f"ticket '{target.ref}' is {target.status}; merge into an open ticket",
-                       extra={"merge_into_status": target.status})
+        raise Conflict(
+            f"ticket '{target.ref}' is {target.status}; merge into an open ticket",
+            extra={"merge_into_status": target.status},
+        )
 
 
-def transition_ticket(ticket_id: str, body: TransitionIn, actor: Principal, now: dt.datetime | None = None) -> dict[str, Any]:
+def transition_ticket(
+    ticket_id: str, body: TransitionIn, actor: Principal, now: dt.datetime | None = None
+) -> dict[str, Any]:
     now = now or utcnow()
     ticket = _find(ticket_id)
     if body.version != ticket.version:
-        raise StaleVersion(f"the ticket has changed since version {body.version}; reload it",
-                           extra={"current_version": ticket.version, "current_status": ticket.status})
-    request = TransitionInput(**{**body.model_dump(exclude={"version"}), "category": body.category.value if body.category else None})
-    policy = contract_policy(access.get_contract(ticket.contract_id)) if body.action in ("triage", "change_level") else None
+        raise StaleVersion(
+            f"the ticket has changed since version {body.version}; reload it",
+            extra={"current_version": ticket.version, "current_status": ticket.status},
+        )
+    request = TransitionInput(
+        **{**body.model_dump(exclude={"version"}), "category": body.category.value if body.category else None}
+    )
+    policy = (
+        contract_policy(access.get_contract(ticket.contract_id)) if body.action in ("triage", "change_level") else None
+    )
     plan = lifecycle.plan_transition(state_of(ticket), request, actor, policy, now)  # type: ignore[arg-type]
     if plan.action == "assign":
         _check_assignee(body.assignee_id or "")
@@ -234,7 +343,11 @@ def transition_ticket(ticket_id: str, body: TransitionIn, actor: Principal, now:
     seq = int(ticket.event_count) + 1
     ticket.event_count = seq
     event = _event(ticket, seq, now, actor, plan.action, plan.from_status.value, before, after, body.note)
-    lamps = access.batch_get_lamps(ticket.lamp_ids) if (plan.lamp_count_delta or plan.action in HISTORY_ACTIONS) and ticket.lamp_ids else {}
+    lamps = (
+        access.batch_get_lamps(ticket.lamp_ids)
+        if (plan.lamp_count_delta or plan.action in HISTORY_ACTIONS) and ticket.lamp_ids
+        else {}
+    )
 
     def write(tx: Any) -> None:
         tx.save(ticket)  # VersionAttribute: condition version == read version, then +1
@@ -243,14 +356,24 @@ def transition_ticket(ticket_id: str, body: TransitionIn, actor: Principal, now:
             if plan.lamp_count_delta:
                 tx.update(lamp, actions=[LampModel.open_tickets.add(plan.lamp_count_delta)])
             if plan.action in HISTORY_ACTIONS:
-                tx.save(history_entry(lamp.lamp_id, now, f"ticket_{plan.action}", ref=ticket.ref, actor=actor.sub,
-                                      summary=body.note or plan.action.replace("_", " "),
-                                      data={"ticket_id": ticket.ticket_id, "status": ticket.status}))
+                tx.save(
+                    history_entry(
+                        lamp.lamp_id,
+                        now,
+                        f"ticket_{plan.action}",
+                        ref=ticket.ref,
+                        actor=actor.sub,
+                        summary=body.note or plan.action.replace("_", " "),
+                        data={"ticket_id": ticket.ticket_id, "status": ticket.status},
+                    )
+                )
 
     try:
         access.transact(write)
     except access.TransactWriteError as exc:
         current = access.get_ticket(ticket.ticket_id)
-        raise StaleVersion("the ticket was changed by someone else meanwhile; reload it",
-                           extra={"current_version": current.version, "current_status": current.status}) from exc
+        raise StaleVersion(
+            "the ticket was changed by someone else meanwhile; reload it",
+            extra={"current_version": current.version, "current_status": current.status},
+        ) from exc
     return ticket_view(ticket, actor)

@@ -44,8 +44,21 @@ class LocalServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LAMPCARE_"))}
         env["LAMPCARE_FORBID_SCANS"] = "1"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "devtools.run_local", "--port", str(self.port), "--data-dir", str(self.data_dir), *extra],
-            cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "devtools.run_local",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                *extra,
+            ],
+            cwd=PROJECT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         deadline = time.monotonic() + 90
         assert self.process.stdout is not None
@@ -79,7 +92,9 @@ class LocalServer:
 
         return token_for(role, sub, self.data_dir)
 
-    def request(self, method: str, path: str, body: Any = None, role: str | None = None, sub: str | None = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, role: str | None = None, sub: str | None = None
+    ) -> tuple[int, Any]:
         headers = {"Content-Type": "application/json"}
         if role:
             headers["Authorization"] = f"Bearer {self.token(role, sub)}"
@@ -137,15 +152,32 @@ def test_a_dispatcher_reports_and_assigns_a_fault_and_it_survives_a_restart(serv
     _, schools = server.request("GET", "/schools", role="dispatcher")
     school_id = schools["items"][0]["school_id"]
     _, lamps = server.request("GET", f"/schools/{school_id}/lamps?room_id=B-201", role="dispatcher")
-    status, ticket = server.request("POST", "/tickets", {
-        "source": "school_report", "school_id": school_id, "lamp_ids": [lamps["items"][0]["lamp_id"]],
-        "category": "flickering", "description": "Flickers every few seconds"}, role="dispatcher")
+    status, ticket = server.request(
+        "POST",
+        "/tickets",
+        {
+            "source": "school_report",
+            "school_id": school_id,
+            "lamp_ids": [lamps["items"][0]["lamp_id"]],
+            "category": "flickering",
+            "description": "Flickers every few seconds",
+        },
+        role="dispatcher",
+    )
     assert status == 201, ticket
-    status, ticket = server.request("POST", f"/tickets/{ticket['ticket_id']}/transitions",
-                                    {"action": "triage", "version": ticket["version"], "level": 3}, role="dispatcher")
+    status, ticket = server.request(
+        "POST",
+        f"/tickets/{ticket['ticket_id']}/transitions",
+        {"action": "triage", "version": ticket["version"], "level": 3},
+        role="dispatcher",
+    )
     assert status == 200 and ticket["colour"] == "orange"
-    status, ticket = server.request("POST", f"/tickets/{ticket['ticket_id']}/transitions",
-                                    {"action": "assign", "version": ticket["version"], "assignee_id": "eng-1"}, role="dispatcher")
+    status, ticket = server.request(
+        "POST",
+        f"/tickets/{ticket['ticket_id']}/transitions",
+        {"action": "assign", "version": ticket["version"], "assignee_id": "eng-1"},
+        role="dispatcher",
+    )
     assert status == 200
     status, mine = server.request("GET", "/tickets", role="engineer", sub="eng-1")
     assert status == 200 and ticket["ticket_id"] in [t["ticket_id"] for t in mine["items"]]

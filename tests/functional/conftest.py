@@ -41,8 +41,12 @@ def token(test_environment: Any) -> Callable[..., str]:
     def make(role: str | list[str] = "admin", sub: str | None = None, **kw: Any) -> str:
         roles = [role] if isinstance(role, str) else role
         return issue_local_token(
-            key_path=str(test_environment), issuer="lampcare-local", audience="lampcare-local",
-            sub=sub or f"user-{roles[0] if roles else 'none'}", roles=roles, **kw,
+            key_path=str(test_environment),
+            issuer="lampcare-local",
+            audience="lampcare-local",
+            sub=sub or f"user-{roles[0] if roles else 'none'}",
+            roles=roles,
+            **kw,
         )
 
     return make

@@ -38,15 +38,30 @@ def make_contract(client: Any, auth: Any, **overrides: Any) -> dict[str, Any]:
 def make_school(client: Any, auth: Any, contract_id: str | None = None, **overrides: Any) -> dict[str, Any]:
     contract_id = contract_id or make_contract(client, auth)["contract_id"]
     n = next(_seq)
-    body = {"contract_id": contract_id, "code": f"SCH{n}", "name": f"No. {n} Primary School",
-            "address": "1 Xueyuan Road", "latitude": 31.23, "longitude": 121.47, **overrides}
+    body = {
+        "contract_id": contract_id,
+        "code": f"SCH{n}",
+        "name": f"No. {n} Primary School",
+        "address": "1 Xueyuan Road",
+        "latitude": 31.23,
+        "longitude": 121.47,
+        **overrides,
+    }
     return ok(call(client, "POST", "/schools", auth("admin"), body), 201)
 
 
 def make_lamp(client: Any, auth: Any, school_id: str, **overrides: Any) -> dict[str, Any]:
     n = next(_seq)
-    body = {"school_id": school_id, "room_id": "A-101", "position": str(n), "model": "EP-LED-40",
-            "serial": f"SN{n:08d}", "installed_on": "2025-08-20", "accepted_on": "2025-09-01", **overrides}
+    body = {
+        "school_id": school_id,
+        "room_id": "A-101",
+        "position": str(n),
+        "model": "EP-LED-40",
+        "serial": f"SN{n:08d}",
+        "installed_on": "2025-08-20",
+        "accepted_on": "2025-09-01",
+        **overrides,
+    }
     return ok(call(client, "POST", "/lamps", auth("admin"), body), 201)
 
 
@@ -58,19 +73,35 @@ def make_user(user_id: str, role: str, name: str = "") -> None:
     UserModel(user_id, name=name or user_id, role=role).save()
 
 
-def make_ticket(client: Any, auth: Any, school_id: str, lamp_ids: list[str] | None = None, **overrides: Any) -> dict[str, Any]:
-    body = {"source": "school_report", "school_id": school_id, "lamp_ids": lamp_ids or [], "category": "not_lit",
-            "description": "The lamp above the blackboard does not light", **overrides}
+def make_ticket(
+    client: Any, auth: Any, school_id: str, lamp_ids: list[str] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    body = {
+        "source": "school_report",
+        "school_id": school_id,
+        "lamp_ids": lamp_ids or [],
+        "category": "not_lit",
+        "description": "The lamp above the blackboard does not light",
+        **overrides,
+    }
     return ok(call(client, "POST", "/tickets", auth("dispatcher"), body), 201)
 
 
-def transition(client: Any, auth: Any, ticket: dict[str, Any], action: str, role: str = "dispatcher",
-               sub: str | None = None, **fields: Any) -> tuple[int, Any]:
+def transition(
+    client: Any,
+    auth: Any,
+    ticket: dict[str, Any],
+    action: str,
+    role: str = "dispatcher",
+    sub: str | None = None,
+    **fields: Any,
+) -> tuple[int, Any]:
     body = {"action": action, "version": ticket["version"], **fields}
     return call(client, "POST", f"/tickets/{ticket['ticket_id']}/transitions", auth(role, sub), body)
 
 
 # ---- shared by the transition matrix and other multi-ticket tests ---------------------------
+
 
 def cached_auth(key_path: Any) -> Any:
     """Like the `auth` fixture, but each (role, sub) token is signed once: loading the private
@@ -81,8 +112,13 @@ def cached_auth(key_path: Any) -> Any:
 
     def headers(role: str = "admin", sub: str | None = None) -> dict[str, str]:
         if (role, sub) not in cache:
-            token = issue_local_token(key_path=str(key_path), issuer="lampcare-local", audience="lampcare-local",
-                                      sub=sub or f"user-{role}", roles=[role])
+            token = issue_local_token(
+                key_path=str(key_path),
+                issuer="lampcare-local",
+                audience="lampcare-local",
+                sub=sub or f"user-{role}",
+                roles=[role],
+            )
             cache[(role, sub)] = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         return cache[(role, sub)]
 
@@ -108,26 +144,62 @@ PATH_TO: dict[str, list[tuple[str, str]]] = {
     "triaged": [("triage", "dispatcher")],
     "assigned": [("triage", "dispatcher"), ("assign", "dispatcher")],
     "acknowledged": [("triage", "dispatcher"), ("assign", "dispatcher"), ("acknowledge", "assignee")],
-    "en_route": [("triage", "dispatcher"), ("assign", "dispatcher"), ("acknowledge", "assignee"),
-                 ("depart", "assignee")],
-    "on_site": [("triage", "dispatcher"), ("assign", "dispatcher"), ("acknowledge", "assignee"),
-                ("depart", "assignee"), ("arrive", "assignee")],
+    "en_route": [
+        ("triage", "dispatcher"),
+        ("assign", "dispatcher"),
+        ("acknowledge", "assignee"),
+        ("depart", "assignee"),
+    ],
+    "on_site": [
+        ("triage", "dispatcher"),
+        ("assign", "dispatcher"),
+        ("acknowledge", "assignee"),
+        ("depart", "assignee"),
+        ("arrive", "assignee"),
+    ],
     # resolved by phone (D-S1): acknowledge, then resolve
-    "resolved": [("triage", "dispatcher"), ("assign", "dispatcher"), ("acknowledge", "assignee"),
-                 ("resolve", "assignee")],
-    "signed_off": [("triage", "dispatcher"), ("assign", "dispatcher"), ("acknowledge", "assignee"),
-                   ("resolve", "assignee"), ("sign_off", "assignee")],
-    "closed": [("triage", "dispatcher"), ("assign", "dispatcher"), ("acknowledge", "assignee"),
-               ("resolve", "assignee"), ("sign_off", "assignee"), ("close", "dispatcher")],
+    "resolved": [
+        ("triage", "dispatcher"),
+        ("assign", "dispatcher"),
+        ("acknowledge", "assignee"),
+        ("resolve", "assignee"),
+    ],
+    "signed_off": [
+        ("triage", "dispatcher"),
+        ("assign", "dispatcher"),
+        ("acknowledge", "assignee"),
+        ("resolve", "assignee"),
+        ("sign_off", "assignee"),
+    ],
+    "closed": [
+        ("triage", "dispatcher"),
+        ("assign", "dispatcher"),
+        ("acknowledge", "assignee"),
+        ("resolve", "assignee"),
+        ("sign_off", "assignee"),
+        ("close", "dispatcher"),
+    ],
     "cancelled": [("triage", "dispatcher"), ("assign", "dispatcher"), ("cancel", "dispatcher")],
     "merged": [("merge", "dispatcher")],
-    "reopened": [("triage", "dispatcher"), ("assign", "dispatcher"), ("acknowledge", "assignee"),
-                 ("resolve", "assignee"), ("reopen", "dispatcher")],
+    "reopened": [
+        ("triage", "dispatcher"),
+        ("assign", "dispatcher"),
+        ("acknowledge", "assignee"),
+        ("resolve", "assignee"),
+        ("reopen", "dispatcher"),
+    ],
 }
 
 
-def drive(client: Any, headers: Any, ticket: dict[str, Any], status: str, *, assignee: tuple[str, str] = ("eng-1", "engineer"),
-          merge_into: str | None = None) -> dict[str, Any]:
+def drive(
+    client: Any,
+    headers: Any,
+    ticket: dict[str, Any],
+    status: str,
+    *,
+    assignee: tuple[str, str] = ("eng-1", "engineer"),
+    merge_into: str | None = None,
+) -> dict[str, Any]:
     """Takes a freshly reported ticket to `status` through the API; `assignee` is (user id, role)."""
     assignee_id, assignee_role = assignee
     for action, who in PATH_TO[status]:
@@ -166,6 +238,10 @@ def api_world(key_path: Any) -> Iterator[SimpleNamespace]:
 
         with Client(app, stage_name="test") as client:
             headers = cached_auth(key_path)
-            yield SimpleNamespace(client=checked(client), headers=headers, calls=calls,
-                                  auth=lambda role="admin", sub=None: headers(role, sub))
+            yield SimpleNamespace(
+                client=checked(client),
+                headers=headers,
+                calls=calls,
+                auth=lambda role="admin", sub=None: headers(role, sub),
+            )
         assert not calls.scans(), calls.scans()

@@ -48,13 +48,30 @@ MISSING_IDS = {
 # is sent a CSV file with one valid row).
 VALID_BODIES: dict[str, dict[str, Any]] = {
     "createContract": {"code": "PX1", "name": "Eye-care lighting retrofit"},
-    "createSchool": {"contract_id": MISSING_IDS["contract_id"], "code": "SCHX", "name": "No. 9 Primary School",
-                     "address": "1 Xueyuan Road", "latitude": 31.2, "longitude": 121.4},
-    "createLamp": {"school_id": MISSING_IDS["school_id"], "room_id": "A-101", "position": "1", "model": "EP-LED-40",
-                   "serial": "SNX0000001", "installed_on": "2025-08-20", "accepted_on": "2025-09-01"},
+    "createSchool": {
+        "contract_id": MISSING_IDS["contract_id"],
+        "code": "SCHX",
+        "name": "No. 9 Primary School",
+        "address": "1 Xueyuan Road",
+        "latitude": 31.2,
+        "longitude": 121.4,
+    },
+    "createLamp": {
+        "school_id": MISSING_IDS["school_id"],
+        "room_id": "A-101",
+        "position": "1",
+        "model": "EP-LED-40",
+        "serial": "SNX0000001",
+        "installed_on": "2025-08-20",
+        "accepted_on": "2025-09-01",
+    },
     "replaceLamp": {"serial": "SNX0000002", "installed_on": "2025-10-01"},
-    "createTicket": {"source": "school_report", "school_id": MISSING_IDS["school_id"], "category": "not_lit",
-                     "description": "The lamp above the blackboard does not light"},
+    "createTicket": {
+        "source": "school_report",
+        "school_id": MISSING_IDS["school_id"],
+        "category": "not_lit",
+        "description": "The lamp above the blackboard does not light",
+    },
     "transitionTicket": {"action": "triage", "version": 1, "level": 2},
 }
 
@@ -72,7 +89,10 @@ WRONG_TYPE_VALUES: dict[str, Any] = {
 
 # ---- helpers ---------------------------------------------------------------------------------
 
-def send(client: Any, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None) -> SimpleNamespace:
+
+def send(
+    client: Any, method: str, path: str, headers: dict[str, str] | None = None, body: Any = None
+) -> SimpleNamespace:
     """One request; `body` is sent as is when str/bytes (to send broken JSON), else JSON-encoded."""
     if body is None:
         raw = b""
@@ -114,7 +134,7 @@ def assert_error(response: SimpleNamespace, status: int, code: str) -> dict[str,
 
 
 def assert_no_internals(response: SimpleNamespace) -> None:
-    for leak in ("Traceback", 'File "', ".py\"", "site-packages", "chalicelib", "botocore", "pynamodb"):
+    for leak in ("Traceback", 'File "', '.py"', "site-packages", "chalicelib", "botocore", "pynamodb"):
         assert leak not in response.text, f"{leak!r} leaked into a {response.status}: {response.text[:500]}"
 
 
@@ -133,8 +153,15 @@ def op_id(op: Operation) -> str:
 
 def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
-    base = {"sub": "user-x", "cognito:groups": ["admin"], "iss": ISSUER, "aud": AUDIENCE, "token_use": "id",
-            "iat": now, "exp": now + 600}
+    base = {
+        "sub": "user-x",
+        "cognito:groups": ["admin"],
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "token_use": "id",
+        "iat": now,
+        "exp": now + 600,
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -165,9 +192,14 @@ def hs256_with_public_key(key_path: Any) -> str:
     """The algorithm-confusion attack: HMAC-signed with the verifier's public key as the secret."""
     from cryptography.hazmat.primitives import serialization
 
-    public_pem = local_key(key_path).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    signing_input = f"{b64url(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())}.{b64url(json.dumps(claims()).encode())}"
+    public_pem = (
+        local_key(key_path)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    signing_input = (
+        f"{b64url(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())}.{b64url(json.dumps(claims()).encode())}"
+    )
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64url(signature)}"
 
@@ -185,8 +217,9 @@ BAD_TOKENS = {
     "three-garbage-segments": lambda k: "aaa.bbb.ccc",
     "expired": lambda k: signed(k, exp=int(time.time()) - 60, iat=int(time.time()) - 3600),
     "not-yet-valid": lambda k: signed(k, nbf=int(time.time()) + 3600),
-    "signed-by-another-key": lambda k: jwt.encode(claims(), foreign_key(), algorithm="RS256",
-                                                  headers={"kid": "lampcare-local"}),
+    "signed-by-another-key": lambda k: jwt.encode(
+        claims(), foreign_key(), algorithm="RS256", headers={"kid": "lampcare-local"}
+    ),
     "wrong-audience": lambda k: signed(k, aud="another-app"),
     "wrong-issuer": lambda k: signed(k, iss="https://cognito-idp.example/another-pool"),
     "no-exp": lambda k: signed(k, exp=None),
@@ -208,6 +241,7 @@ def world(test_environment: Any) -> Iterator[SimpleNamespace]:
 
 # ---- 401 -------------------------------------------------------------------------------------
 
+
 class TestUnauthenticated:
     """Missing or invalid token: 401 "unauthenticated", `WWW-Authenticate: Bearer`, no internals."""
 
@@ -217,8 +251,10 @@ class TestUnauthenticated:
         assert error["message"] == "missing bearer token"
         assert header(response, "WWW-Authenticate") == "Bearer"
 
-    @pytest.mark.parametrize("value", ["Bearer", "Bearer    ", "Basic dXNlcjpwYXNzd29yZA==", "Basic x", "Token abc",
-                                       "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"])
+    @pytest.mark.parametrize(
+        "value",
+        ["Bearer", "Bearer    ", "Basic dXNlcjpwYXNzd29yZA==", "Basic x", "Token abc", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"],
+    )
     def test_malformed_authorization_header_is_401(self, world, value):
         response = send(world.client, "GET", "/tickets?status=reported", {"Authorization": value})
         error = assert_error(response, 401, "unauthenticated")
@@ -228,10 +264,13 @@ class TestUnauthenticated:
     @pytest.mark.parametrize("kind", sorted(BAD_TOKENS))
     def test_invalid_token_is_401_without_echoing_it(self, world, kind):
         token = BAD_TOKENS[kind](world.key_path)
-        for method, path, body in [("GET", "/tickets?status=reported", None),
-                                   ("POST", "/schools", VALID_BODIES["createSchool"])]:
-            response = send(world.client, method, path, {"Authorization": f"Bearer {token}",
-                                                         "Content-Type": JSON_TYPE}, body)
+        for method, path, body in [
+            ("GET", "/tickets?status=reported", None),
+            ("POST", "/schools", VALID_BODIES["createSchool"]),
+        ]:
+            response = send(
+                world.client, method, path, {"Authorization": f"Bearer {token}", "Content-Type": JSON_TYPE}, body
+            )
             error = assert_error(response, 401, "unauthenticated")
             assert header(response, "WWW-Authenticate") == "Bearer"
             assert token not in response.text
@@ -250,6 +289,7 @@ class TestUnauthenticated:
 
 
 # ---- 403 -------------------------------------------------------------------------------------
+
 
 class TestForbidden:
     def test_engineer_cannot_create_a_school_and_is_told_the_required_roles(self, world):
@@ -271,17 +311,21 @@ class TestForbidden:
 
 # ---- 404, unknown paths, 405 -------------------------------------------------------------------
 
+
 class TestNotFound:
-    @pytest.mark.parametrize(("path", "what"), [
-        ("/schools/s_0000000000000000", "school 's_0000000000000000'"),
-        ("/schools/s_0000000000000000/lamps", "school 's_0000000000000000'"),
-        ("/lamps/l_0000000000000000", "lamp 'l_0000000000000000'"),
-        ("/lamps/l_0000000000000000/history", "lamp 'l_0000000000000000'"),
-        ("/tickets/t_0000000000000000", "ticket 't_0000000000000000'"),
-        ("/tickets/T-2026-999999", "ticket 'T-2026-999999'"),
-        ("/tickets/t_0000000000000000/events", "ticket 't_0000000000000000'"),
-        ("/contracts/c_0000000000000000", "contract 'c_0000000000000000'"),
-    ])
+    @pytest.mark.parametrize(
+        ("path", "what"),
+        [
+            ("/schools/s_0000000000000000", "school 's_0000000000000000'"),
+            ("/schools/s_0000000000000000/lamps", "school 's_0000000000000000'"),
+            ("/lamps/l_0000000000000000", "lamp 'l_0000000000000000'"),
+            ("/lamps/l_0000000000000000/history", "lamp 'l_0000000000000000'"),
+            ("/tickets/t_0000000000000000", "ticket 't_0000000000000000'"),
+            ("/tickets/T-2026-999999", "ticket 'T-2026-999999'"),
+            ("/tickets/t_0000000000000000/events", "ticket 't_0000000000000000'"),
+            ("/contracts/c_0000000000000000", "contract 'c_0000000000000000'"),
+        ],
+    )
     def test_unknown_id_is_404_naming_it(self, world, path, what):
         error = assert_error(send(world.client, "GET", path, world.auth("admin")), 404, "not_found")
         assert error["message"] == f"{what} does not exist"
@@ -290,8 +334,9 @@ class TestNotFound:
         error = assert_error(send(world.client, "GET", "/r/AAAAAAAAAAAAAAAAAAAAAA"), 404, "not_found")
         assert "QR label" in error["message"]
 
-    @pytest.mark.parametrize(("operation_id", "what"), [("createSchool", "contract"), ("createLamp", "school"),
-                                                        ("createTicket", "school")])
+    @pytest.mark.parametrize(
+        ("operation_id", "what"), [("createSchool", "contract"), ("createLamp", "school"), ("createTicket", "school")]
+    )
     def test_a_body_that_names_an_unknown_parent_is_404_naming_it(self, world, operation_id, what):
         op = next(op for op in OPERATIONS if op.operation_id == operation_id)
         response = send(world.client, op.method, op.path, world.auth("admin"), VALID_BODIES[operation_id])
@@ -314,21 +359,26 @@ class TestNotFound:
         responses = body["x-amazon-apigateway-gateway-responses"]
         assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == 404
         for response_type, properties in responses.items():
-            rendered = (properties["responseTemplates"][JSON_TYPE]
-                        .replace("$context.error.messageString", '"Missing Authentication Token"')
-                        .replace("$context.requestId", "req-1"))
+            rendered = (
+                properties["responseTemplates"][JSON_TYPE]
+                .replace("$context.error.messageString", '"Missing Authentication Token"')
+                .replace("$context.requestId", "req-1")
+            )
             error = json.loads(rendered)["error"]
             assert {"code", "message", "details"} <= set(error), response_type
             if response_type == "MISSING_AUTHENTICATION_TOKEN":
                 assert (error["code"], error["message"]) == ("not_found", "Missing Authentication Token")
 
-    @pytest.mark.parametrize(("method", "path", "allowed"), [
-        ("DELETE", "/tickets", {"GET", "POST"}),
-        ("PUT", "/schools/s_0000000000000000", {"GET"}),
-        ("PATCH", "/tickets/t_0000000000000000", {"GET"}),
-        ("GET", "/lamps/l_0000000000000000/qr-token", {"POST"}),
-        ("DELETE", "/health", {"GET"}),
-    ])
+    @pytest.mark.parametrize(
+        ("method", "path", "allowed"),
+        [
+            ("DELETE", "/tickets", {"GET", "POST"}),
+            ("PUT", "/schools/s_0000000000000000", {"GET"}),
+            ("PATCH", "/tickets/t_0000000000000000", {"GET"}),
+            ("GET", "/lamps/l_0000000000000000/qr-token", {"POST"}),
+            ("DELETE", "/health", {"GET"}),
+        ],
+    )
     def test_method_not_allowed_is_405_in_our_shape_with_allow(self, world, method, path, allowed):
         response = send(world.client, method, path, world.auth("admin"))
         error = assert_error(response, 405, "method_not_allowed")
@@ -336,18 +386,29 @@ class TestNotFound:
         assert {m.strip() for m in (header(response, "Allow") or "").split(",")} == allowed
 
     def test_each_error_carries_its_own_request_id(self, world):
-        ids = {header(send(world.client, "GET", "/tickets/t_0000000000000000", world.auth()), "X-Request-Id")
-               for _ in range(3)}
+        ids = {
+            header(send(world.client, "GET", "/tickets/t_0000000000000000", world.auth()), "X-Request-Id")
+            for _ in range(3)
+        }
         assert len(ids) == 3
 
 
 # ---- 400, 415, 413 ---------------------------------------------------------------------------
 
+
 class TestMalformedRequests:
-    @pytest.mark.parametrize("body", ["{not json", '{"name": }', '{"name": "x"} trailing', "{'single': 'quotes'}",
-                                      b"\xff\xfe{\x00", '{"a": "unterminated'],
-                             ids=["garbage", "missing-value", "trailing-garbage", "single-quotes", "not-utf8",
-                                  "unterminated-string"])
+    @pytest.mark.parametrize(
+        "body",
+        [
+            "{not json",
+            '{"name": }',
+            '{"name": "x"} trailing',
+            "{'single': 'quotes'}",
+            b"\xff\xfe{\x00",
+            '{"a": "unterminated',
+        ],
+        ids=["garbage", "missing-value", "trailing-garbage", "single-quotes", "not-utf8", "unterminated-string"],
+    )
     def test_malformed_json_is_400(self, world, body):
         response = send(world.client, "POST", "/contracts", world.auth("admin"), body)
         error = assert_error(response, 400, "malformed_body")
@@ -364,8 +425,10 @@ class TestMalformedRequests:
         error = assert_error(response, 422, "validation_failed")
         assert fields_of(error) == {"(root)": "Input should be an object"}
 
-    @pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/x-www-form-urlencoded",
-                                              "multipart/form-data; boundary=x"])
+    @pytest.mark.parametrize(
+        "content_type",
+        ["text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+    )
     def test_wrong_content_type_on_a_json_route_is_415(self, world, content_type):
         headers = {**world.auth("admin"), "Content-Type": content_type}
         response = send(world.client, "POST", "/contracts", headers, VALID_BODIES["createContract"])
@@ -385,8 +448,9 @@ class TestMalformedRequests:
 
     def test_json_sent_to_the_equipment_list_import_is_415_naming_the_accepted_types(self, world):
         school = make_school(world.client, world.auth)
-        response = send(world.client, "POST", f"/schools/{school['school_id']}/lamps/import", world.auth("admin"),
-                        {"rows": []})
+        response = send(
+            world.client, "POST", f"/schools/{school['school_id']}/lamps/import", world.auth("admin"), {"rows": []}
+        )
         error = assert_error(response, 415, "unsupported_media_type")
         assert "text/csv" in fields_of(error)["Content-Type"]
 
@@ -395,8 +459,9 @@ class TestMalformedRequests:
         body = json.dumps({"code": "P1", "name": "x", "customer": ""})
         body = body[:-2] + "y" * (limit + 1 - len(body)) + '"}'
         assert len(body.encode()) == limit + 1
-        error = assert_error(send(world.client, "POST", "/contracts", world.auth("admin"), body), 413,
-                             "payload_too_large")
+        error = assert_error(
+            send(world.client, "POST", "/contracts", world.auth("admin"), body), 413, "payload_too_large"
+        )
         assert str(limit) in error["message"]
 
     def test_body_exactly_at_the_limit_is_read_and_validated(self, world):
@@ -404,8 +469,9 @@ class TestMalformedRequests:
         body = json.dumps({"code": "P1", "name": "x", "customer": ""})
         body = body[:-2] + "y" * (limit - len(body)) + '"}'
         assert len(body.encode()) == limit
-        error = assert_error(send(world.client, "POST", "/contracts", world.auth("admin"), body), 422,
-                             "validation_failed")
+        error = assert_error(
+            send(world.client, "POST", "/contracts", world.auth("admin"), body), 422, "validation_failed"
+        )
         assert "customer" in fields_of(error)
 
     def test_upload_over_the_upload_limit_is_413(self, world):
@@ -416,24 +482,28 @@ class TestMalformedRequests:
         error = assert_error(response, 413, "payload_too_large")
         assert str(limit) in error["message"]
 
-    @pytest.mark.parametrize(("query", "field", "problem"), [
-        ("status=reported&limit=0", "query.limit", "greater than or equal to 1"),
-        ("status=reported&limit=201", "query.limit", "less than or equal to 200"),
-        ("status=reported&limit=abc", "query.limit", "valid integer"),
-        ("status=exploded", "query.status", "Input should be"),
-        ("level=9", "query.level", "less than or equal to 4"),
-        ("level=red", "query.level", "valid integer"),
-        ("status=reported&sort=desc", "query.sort", "unknown field"),
-        ("school_id=" + "s" * 65, "query.school_id", "at most 64 characters"),
-        ("school_id=has%20space", "query.school_id", "match pattern"),
-    ])
+    @pytest.mark.parametrize(
+        ("query", "field", "problem"),
+        [
+            ("status=reported&limit=0", "query.limit", "greater than or equal to 1"),
+            ("status=reported&limit=201", "query.limit", "less than or equal to 200"),
+            ("status=reported&limit=abc", "query.limit", "valid integer"),
+            ("status=exploded", "query.status", "Input should be"),
+            ("level=9", "query.level", "less than or equal to 4"),
+            ("level=red", "query.level", "valid integer"),
+            ("status=reported&sort=desc", "query.sort", "unknown field"),
+            ("school_id=" + "s" * 65, "query.school_id", "at most 64 characters"),
+            ("school_id=has%20space", "query.school_id", "match pattern"),
+        ],
+    )
     def test_bad_query_parameter_is_400_naming_it_with_the_query_prefix(self, world, query, field, problem):
         response = send(world.client, "GET", f"/tickets?{query}", world.auth("dispatcher"))
         error = assert_error(response, 400, "invalid_query")
         assert problem in fields_of(error)[field], error
 
-    @pytest.mark.parametrize("cursor", ["!!!", b64url(b"[1, 2]"), b64url(b'{"x": 1}'), b64url(b'{"x": {"S": "y"}}'),
-                                        b64url(b"\xff\xfe")])
+    @pytest.mark.parametrize(
+        "cursor", ["!!!", b64url(b"[1, 2]"), b64url(b'{"x": 1}'), b64url(b'{"x": {"S": "y"}}'), b64url(b"\xff\xfe")]
+    )
     def test_a_cursor_the_api_did_not_issue_is_refused_naming_query_cursor(self, world, cursor):
         response = send(world.client, "GET", f"/tickets?status=reported&cursor={cursor}", world.auth("dispatcher"))
         error = assert_error(response, 400, "invalid_query")
@@ -446,6 +516,7 @@ class TestMalformedRequests:
 
 # ---- 422 -------------------------------------------------------------------------------------
 
+
 def ticket_body(school_id: str, **overrides: Any) -> dict[str, Any]:
     return {**VALID_BODIES["createTicket"], "school_id": school_id, **overrides}
 
@@ -456,8 +527,9 @@ class TestValidation:
         return make_school(world.client, world.auth)
 
     def post_ticket(self, world: SimpleNamespace, body: Any) -> dict[str, Any]:
-        return assert_error(send(world.client, "POST", "/tickets", world.auth("dispatcher"), body), 422,
-                            "validation_failed")
+        return assert_error(
+            send(world.client, "POST", "/tickets", world.auth("dispatcher"), body), 422, "validation_failed"
+        )
 
     def test_string_for_an_integer_names_the_field(self, world, school):
         error = self.post_ticket(world, ticket_body(school["school_id"], level="high"))
@@ -465,7 +537,9 @@ class TestValidation:
 
     def test_string_for_a_number_names_the_field(self, world, school):
         body = {**VALID_BODIES["createSchool"], "contract_id": school["contract_id"], "latitude": "north"}
-        error = assert_error(send(world.client, "POST", "/schools", world.auth("admin"), body), 422, "validation_failed")
+        error = assert_error(
+            send(world.client, "POST", "/schools", world.auth("admin"), body), 422, "validation_failed"
+        )
         assert fields_of(error) == {"latitude": "Input should be a valid number, unable to parse string as a number"}
 
     def test_unknown_field_is_refused_by_name(self, world, school):
@@ -482,14 +556,17 @@ class TestValidation:
         error = self.post_ticket(world, body)
         assert fields_of(error) == {"description": "Field required"}
 
-    @pytest.mark.parametrize(("field", "value", "problem"), [
-        ("level", 5, "Input should be less than or equal to 4"),
-        ("level", 0, "Input should be greater than or equal to 1"),
-        ("description", "   ", "String should have at least 1 character"),
-        ("description", "x" * 2001, "String should have at most 2000 characters"),
-        ("source", "carrier_pigeon", "Input should be"),
-        ("category", "haunted", "Input should be"),
-    ])
+    @pytest.mark.parametrize(
+        ("field", "value", "problem"),
+        [
+            ("level", 5, "Input should be less than or equal to 4"),
+            ("level", 0, "Input should be greater than or equal to 1"),
+            ("description", "   ", "String should have at least 1 character"),
+            ("description", "x" * 2001, "String should have at most 2000 characters"),
+            ("source", "carrier_pigeon", "Input should be"),
+            ("category", "haunted", "Input should be"),
+        ],
+    )
     def test_out_of_range_value_names_the_field_and_the_bound(self, world, school, field, value, problem):
         error = self.post_ticket(world, ticket_body(school["school_id"], **{field: value}))
         assert set(fields_of(error)) == {field}
@@ -500,28 +577,50 @@ class TestValidation:
         assert set(fields_of(error)) == {"lamp_ids.1", "lamp_ids.2"}
 
     def test_every_problem_is_reported_at_once(self, world, school):
-        body = {**VALID_BODIES["createSchool"], "contract_id": school["contract_id"], "latitude": 91, "longitude": "w",
-                "zzz": 1}
+        body = {
+            **VALID_BODIES["createSchool"],
+            "contract_id": school["contract_id"],
+            "latitude": 91,
+            "longitude": "w",
+            "zzz": 1,
+        }
         del body["name"]
-        error = assert_error(send(world.client, "POST", "/schools", world.auth("admin"), body), 422, "validation_failed")
+        error = assert_error(
+            send(world.client, "POST", "/schools", world.auth("admin"), body), 422, "validation_failed"
+        )
         assert set(fields_of(error)) == {"latitude", "longitude", "zzz", "name"}
 
     def test_transition_with_a_string_version_and_an_unknown_action(self, world):
-        response = send(world.client, "POST", "/tickets/t_0000000000000000/transitions", world.auth("dispatcher"),
-                        {"action": "explode", "version": "one"})
+        response = send(
+            world.client,
+            "POST",
+            "/tickets/t_0000000000000000/transitions",
+            world.auth("dispatcher"),
+            {"action": "explode", "version": "one"},
+        )
         error = assert_error(response, 422, "validation_failed")
         assert fields_of(error)["version"].startswith("Input should be a valid integer")
         assert "must be one of: triage" in fields_of(error)["action"]
 
     def test_transition_eta_without_a_time_zone(self, world):
-        response = send(world.client, "POST", "/tickets/t_0000000000000000/transitions", world.auth("dispatcher"),
-                        {"action": "acknowledge", "version": 1, "eta": "2026-11-24T09:30:00"})
+        response = send(
+            world.client,
+            "POST",
+            "/tickets/t_0000000000000000/transitions",
+            world.auth("dispatcher"),
+            {"action": "acknowledge", "version": 1, "eta": "2026-11-24T09:30:00"},
+        )
         error = assert_error(response, 422, "validation_failed")
         assert "time zone" in fields_of(error)["eta"]
 
     def test_service_level_rule_is_422_invalid_input_naming_the_field(self, world, school):
-        response = send(world.client, "POST", "/tickets", world.auth("dispatcher"),
-                        ticket_body(school["school_id"], lamp_ids=["l_0000000000000000"]))
+        response = send(
+            world.client,
+            "POST",
+            "/tickets",
+            world.auth("dispatcher"),
+            ticket_body(school["school_id"], lamp_ids=["l_0000000000000000"]),
+        )
         error = assert_error(response, 422, "invalid_input")
         assert fields_of(error) == {"lamp_ids.0": "lamp 'l_0000000000000000' does not exist"}
 
@@ -543,7 +642,10 @@ POST_WITHOUT_SCHEMA = [op for op in OPERATIONS if op.method == "POST" and not op
 def request_for(op: Operation, headers: dict[str, str]) -> tuple[dict[str, str], Any]:
     """Headers and a body the operation would accept (but for the ids, which were never issued)."""
     if op.raw_body_types:
-        return {**headers, "Content-Type": "text/csv"}, CSV_HEADER + "A-101,1,EP-LED-40,SNX0000009,2025-08-20,2025-09-01\n"
+        return {
+            **headers,
+            "Content-Type": "text/csv",
+        }, CSV_HEADER + "A-101,1,EP-LED-40,SNX0000009,2025-08-20,2025-09-01\n"
     if op.body:
         assert op.operation_id in VALID_BODIES, f"add a valid body for {op.operation_id} to VALID_BODIES"
         return headers, VALID_BODIES[op.operation_id]
@@ -629,8 +731,9 @@ class TestEveryOperation:
         error = assert_error(response, 400, "invalid_query")
         assert fields_of(error) == {"query.definitely_unknown_param": "unknown field"}
 
-    @pytest.mark.parametrize("op", [op for op in QUERY_OPERATIONS if "limit" in schema(op.query or "").model_fields],
-                             ids=op_id)
+    @pytest.mark.parametrize(
+        "op", [op for op in QUERY_OPERATIONS if "limit" in schema(op.query or "").model_fields], ids=op_id
+    )
     @pytest.mark.parametrize("limit", ["0", "abc", "-1", "1e3"])
     def test_bad_limit_is_400_naming_query_limit(self, world, op, limit):
         headers, body = request_for(op, world.auth("admin"))
@@ -640,6 +743,7 @@ class TestEveryOperation:
 
 
 # ---- refused requests write nothing (fresh world each) -------------------------------------
+
 
 def ticket_number(ticket: dict[str, Any]) -> int:
     return int(ticket["ref"].rsplit("-", 1)[1])
@@ -677,8 +781,12 @@ def test_a_422_on_a_new_school_leaves_list_tickets_empty(client, auth):
 
 def test_a_duplicate_school_code_is_409_and_writes_no_second_school(client, auth):
     school = make_school(client, auth)
-    body = {**VALID_BODIES["createSchool"], "contract_id": school["contract_id"], "code": school["code"].lower(),
-            "name": "Another name"}
+    body = {
+        **VALID_BODIES["createSchool"],
+        "contract_id": school["contract_id"],
+        "code": school["code"].lower(),
+        "name": "Another name",
+    }
     code, payload = call(client, "POST", "/schools", auth("admin"), body)
     assert code == 409 and payload["error"]["code"] == "conflict"
     assert payload["error"]["details"] == [{"field": "code", "problem": "already used by another school"}]
@@ -689,7 +797,12 @@ def test_a_duplicate_school_code_is_409_and_writes_no_second_school(client, auth
 def test_a_duplicate_serial_is_409_and_writes_no_lamp_no_room_no_history(client, auth):
     school = make_school(client, auth)
     lamp = make_lamp(client, auth, school["school_id"])
-    body = {**VALID_BODIES["createLamp"], "school_id": school["school_id"], "room_id": "Z-999", "serial": lamp["serial"]}
+    body = {
+        **VALID_BODIES["createLamp"],
+        "school_id": school["school_id"],
+        "room_id": "Z-999",
+        "serial": lamp["serial"],
+    }
     code, payload = call(client, "POST", "/lamps", auth("admin"), body)
     assert code == 409 and payload["error"]["details"] == [{"field": "serial", "problem": "already registered"}]
     lamps = ok(call(client, "GET", f"/schools/{school['school_id']}/lamps", auth("manager")))
@@ -709,8 +822,16 @@ def test_refused_transitions_write_no_event_and_keep_the_version(client, auth):
         (transition(client, auth, ticket, "close"), 409),  # illegal from triaged
         (transition(client, auth, {**ticket, "version": 1}, "change_level", level=3), 409),  # stale
         (transition(client, auth, ticket, "change_level", "engineer", "eng-1", level=3), 403),  # wrong role
-        (call(client, "POST", f"/tickets/{ticket['ticket_id']}/transitions", auth("dispatcher"),
-              {"action": "change_level", "version": ticket["version"], "level": 7}), 422),  # schema
+        (
+            call(
+                client,
+                "POST",
+                f"/tickets/{ticket['ticket_id']}/transitions",
+                auth("dispatcher"),
+                {"action": "change_level", "version": ticket["version"], "level": 7},
+            ),
+            422,
+        ),  # schema
     ]
     for (code, payload), expected in attempts:
         assert code == expected, payload
@@ -724,8 +845,13 @@ def test_replacing_with_a_registered_serial_is_409_and_changes_neither_lamp(clie
     school = make_school(client, auth)
     old, other = make_lamp(client, auth, school["school_id"]), make_lamp(client, auth, school["school_id"])
     history_before = ok(call(client, "GET", f"/lamps/{old['lamp_id']}/history", auth("manager")))["items"]
-    code, payload = call(client, "POST", f"/lamps/{old['lamp_id']}/replacement", auth("engineer"),
-                         {"serial": other["serial"], "installed_on": "2025-10-01"})
+    code, payload = call(
+        client,
+        "POST",
+        f"/lamps/{old['lamp_id']}/replacement",
+        auth("engineer"),
+        {"serial": other["serial"], "installed_on": "2025-10-01"},
+    )
     assert code == 409 and payload["error"]["code"] == "conflict"
     after = ok(call(client, "GET", f"/lamps/{old['lamp_id']}", auth("manager")))
     assert (after["status"], after.get("successor_id")) == ("in_service", None)
@@ -737,8 +863,13 @@ def test_replacing_with_a_registered_serial_is_409_and_changes_neither_lamp(clie
 def test_replacing_with_a_registered_serial_names_the_serial(client, auth):
     school = make_school(client, auth)
     old, other = make_lamp(client, auth, school["school_id"]), make_lamp(client, auth, school["school_id"])
-    code, payload = call(client, "POST", f"/lamps/{old['lamp_id']}/replacement", auth("engineer"),
-                         {"serial": other["serial"], "installed_on": "2025-10-01"})
+    code, payload = call(
+        client,
+        "POST",
+        f"/lamps/{old['lamp_id']}/replacement",
+        auth("engineer"),
+        {"serial": other["serial"], "installed_on": "2025-10-01"},
+    )
     assert code == 409
     assert payload["error"]["details"] == [{"field": "serial", "problem": "already registered"}]
 

@@ -18,8 +18,13 @@ def create(client: Any, headers: dict[str, str], body: dict[str, Any], key: str 
 
 
 def report(school_id: str, lamp_id: str, description: str = "Flickers every few seconds") -> dict[str, Any]:
-    return {"source": "dispatcher", "school_id": school_id, "lamp_ids": [lamp_id], "category": "flickering",
-            "description": description}
+    return {
+        "source": "dispatcher",
+        "school_id": school_id,
+        "lamp_ids": [lamp_id],
+        "category": "flickering",
+        "description": description,
+    }
 
 
 def tickets_of(client: Any, auth: Any, school_id: str) -> list[dict[str, Any]]:
@@ -38,7 +43,9 @@ def test_a_retried_create_with_the_same_key_answers_the_first_ticket_and_opens_n
     assert json.loads(retry.body) == json.loads(first.body)
     assert retry.headers.get("Idempotent-Replayed") == "true"
     assert "Idempotent-Replayed" not in first.headers
-    assert [t["ticket_id"] for t in tickets_of(client, auth, school["school_id"])] == [json.loads(first.body)["ticket_id"]]
+    assert [t["ticket_id"] for t in tickets_of(client, auth, school["school_id"])] == [
+        json.loads(first.body)["ticket_id"]
+    ]
     assert ok(call(client, "GET", f"/lamps/{lamp['lamp_id']}", auth()))["open_tickets"] == 1
 
 
@@ -56,7 +63,9 @@ def test_a_key_reused_for_a_different_report_is_422_naming_the_header(client, au
     key = str(uuid.uuid4())
     assert create(client, auth("dispatcher"), report(school["school_id"], lamp["lamp_id"]), key).status_code == 201
 
-    other = create(client, auth("dispatcher"), report(school["school_id"], lamp["lamp_id"], "Makes a buzzing noise"), key)
+    other = create(
+        client, auth("dispatcher"), report(school["school_id"], lamp["lamp_id"], "Makes a buzzing noise"), key
+    )
 
     assert other.status_code == 422, other.body
     assert json.loads(other.body)["error"]["details"][0]["field"] == "Idempotency-Key"

@@ -18,14 +18,46 @@ from tests.functional.factories import call, make_lamp, make_school, ok
 
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-HEADER = ["room_id", "building", "floor", "position", "model", "serial", "batch", "configuration",
-          "installed_on", "accepted_on"]
+HEADER = [
+    "room_id",
+    "building",
+    "floor",
+    "position",
+    "model",
+    "serial",
+    "batch",
+    "configuration",
+    "installed_on",
+    "accepted_on",
+]
 URL_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{22,}$")
 
 # Three lamps in two rooms, as a supplier's equipment list would list them.
 ROWS = [
-    ["A-101", "Teaching block", "1", "1", "EP-LED-40", "SN-A-0001", "2025-B07", "36W 4000K", "2025-08-18", "2025-09-01"],
-    ["A-101", "Teaching block", "1", "2", "EP-LED-40", "SN-A-0002", "2025-B07", "36W 4000K", "2025-08-18", "2025-09-01"],
+    [
+        "A-101",
+        "Teaching block",
+        "1",
+        "1",
+        "EP-LED-40",
+        "SN-A-0001",
+        "2025-B07",
+        "36W 4000K",
+        "2025-08-18",
+        "2025-09-01",
+    ],
+    [
+        "A-101",
+        "Teaching block",
+        "1",
+        "2",
+        "EP-LED-40",
+        "SN-A-0002",
+        "2025-B07",
+        "36W 4000K",
+        "2025-08-18",
+        "2025-09-01",
+    ],
     ["B-201", "Lab block", "2", "1", "EP-BB-60", "SN-A-0003", "2025-B08", "blackboard", "2025-08-19", "2025-09-02"],
 ]
 
@@ -46,11 +78,13 @@ def xlsx_body(rows: list[list[object]]) -> bytes:
     return buffer.getvalue()
 
 
-def post_import(client, auth, school_id, body: bytes, content_type: str = CSV, mode: str | None = None,
-                role: str = "admin"):
+def post_import(
+    client, auth, school_id, body: bytes, content_type: str = CSV, mode: str | None = None, role: str = "admin"
+):
     query = f"?mode={mode}" if mode else ""
-    response = client.http.post(f"/schools/{school_id}/lamps/import{query}",
-                                headers={**auth(role), "Content-Type": content_type}, body=body)
+    response = client.http.post(
+        f"/schools/{school_id}/lamps/import{query}", headers={**auth(role), "Content-Type": content_type}, body=body
+    )
     payload = response.json_body if response.body else None
     return response.status_code, payload
 
@@ -101,6 +135,7 @@ def assert_nothing_registered(client, auth, school: dict) -> None:
 
 # ---- a good list ------------------------------------------------------------------------------
 
+
 def test_csv_import_registers_lamps_with_qr_labels_rooms_and_warranty_end(client, auth):
     school = make_school(client, auth)
 
@@ -110,7 +145,10 @@ def test_csv_import_registers_lamps_with_qr_labels_rooms_and_warranty_end(client
     assert report == {"mode": "partial", "rows": 3, "created": 3, "unchanged": 0, "failed": 0, "errors": []}
     listed = assert_registered_as_listed(client, auth, school, ROWS)
     assert sorted(lamp["asset_no"] for lamp in listed.values()) == [
-        f"{school['code']}-00001", f"{school['code']}-00002", f"{school['code']}-00003"]
+        f"{school['code']}-00001",
+        f"{school['code']}-00002",
+        f"{school['code']}-00003",
+    ]
 
     lamp = listed["SN-A-0003"]
     assert ok(call(client, "GET", f"/lamps/{lamp['lamp_id']}", auth("engineer"))) == lamp
@@ -125,7 +163,9 @@ def test_csv_import_registers_lamps_with_qr_labels_rooms_and_warranty_end(client
     # the rooms the list names now exist, with their building and floor
     rooms = ok(call(client, "GET", f"/schools/{school['school_id']}", auth("manager")))["rooms"]
     assert {(r["room_id"], r["building"], r["floor"]) for r in rooms} == {
-        ("A-101", "Teaching block", "1"), ("B-201", "Lab block", "2")}
+        ("A-101", "Teaching block", "1"),
+        ("B-201", "Lab block", "2"),
+    }
 
     # D-A2: the maintenance record starts with the registration, by whoever imported the list
     history = ok(call(client, "GET", f"/lamps/{lamp['lamp_id']}/history", auth("manager")))["items"]
@@ -135,11 +175,33 @@ def test_csv_import_registers_lamps_with_qr_labels_rooms_and_warranty_end(client
 def test_xlsx_import_gives_the_same_lamps_as_the_csv(client, auth):
     school = make_school(client, auth)
     # As a spreadsheet holds them: a human header, dates as dates, numbers as numbers
-    header = ["Room ID", "Building", "Floor", "Position", "Model", "Serial", "Batch", "Configuration",
-              "Installed On", "Accepted On"]
-    cells = [[room, building, int(floor), int(position), model, serial, batch, configuration,
-              dt.date.fromisoformat(installed), dt.datetime.fromisoformat(accepted)]
-             for room, building, floor, position, model, serial, batch, configuration, installed, accepted in ROWS]
+    header = [
+        "Room ID",
+        "Building",
+        "Floor",
+        "Position",
+        "Model",
+        "Serial",
+        "Batch",
+        "Configuration",
+        "Installed On",
+        "Accepted On",
+    ]
+    cells = [
+        [
+            room,
+            building,
+            int(floor),
+            int(position),
+            model,
+            serial,
+            batch,
+            configuration,
+            dt.date.fromisoformat(installed),
+            dt.datetime.fromisoformat(accepted),
+        ]
+        for room, building, floor, position, model, serial, batch, configuration, installed, accepted in ROWS
+    ]
     cells[0][5] = 20250001  # a numeric serial, which Excel stores as a number
     expected = [list(row) for row in ROWS]
     expected[0][5] = "20250001"
@@ -151,13 +213,25 @@ def test_xlsx_import_gives_the_same_lamps_as_the_csv(client, auth):
     assert_registered_as_listed(client, auth, school, expected)
     rooms = ok(call(client, "GET", f"/schools/{school['school_id']}", auth("manager")))["rooms"]
     assert {(r["room_id"], r["building"], r["floor"]) for r in rooms} == {
-        ("A-101", "Teaching block", "1"), ("B-201", "Lab block", "2")}
+        ("A-101", "Teaching block", "1"),
+        ("B-201", "Lab block", "2"),
+    }
 
 
 def test_excel_csv_export_with_byte_order_mark_and_spaced_headers_is_read(client, auth):
     school = make_school(client, auth)
-    header = ["Room ID", "Building", "Floor", "Position", "Model", "Serial", "Batch", "Configuration",
-              "Installed On", "Accepted On"]
+    header = [
+        "Room ID",
+        "Building",
+        "Floor",
+        "Position",
+        "Model",
+        "Serial",
+        "Batch",
+        "Configuration",
+        "Installed On",
+        "Accepted On",
+    ]
     body = b"\xef\xbb\xbf" + csv_body(ROWS, header).replace(b"\n", b"\r\n")
 
     code, report = post_import(client, auth, school["school_id"], body, "text/csv; charset=utf-8")
@@ -168,6 +242,7 @@ def test_excel_csv_export_with_byte_order_mark_and_spaced_headers_is_read(client
 
 
 # ---- idempotent by serial ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("content_type", [CSV, XLSX])
 def test_reimporting_the_same_list_creates_nothing_and_keeps_ids_and_qr_tokens(client, auth, content_type):
@@ -182,7 +257,8 @@ def test_reimporting_the_same_list_creates_nothing_and_keeps_ids_and_qr_tokens(c
     assert report == {"mode": "partial", "rows": 3, "created": 0, "unchanged": 3, "failed": 0, "errors": []}
     after = by_serial(installed_lamps(client, auth, school["school_id"]))
     assert {s: (lamp["lamp_id"], lamp["qr_token"], lamp["asset_no"]) for s, lamp in after.items()} == {
-        s: (lamp["lamp_id"], lamp["qr_token"], lamp["asset_no"]) for s, lamp in before.items()}
+        s: (lamp["lamp_id"], lamp["qr_token"], lamp["asset_no"]) for s, lamp in before.items()
+    }
     lamp_id = before["SN-A-0001"]["lamp_id"]
     history = ok(call(client, "GET", f"/lamps/{lamp_id}/history", auth("manager")))["items"]
     assert [h["kind"] for h in history] == ["registered"]  # registered once, not once per upload
@@ -228,6 +304,7 @@ def test_a_list_that_puts_a_registered_lamp_elsewhere_is_reported_not_silently_i
 
 # ---- row-level errors -------------------------------------------------------------------------
 
+
 def good_row(serial: str, position: str = "1", room: str = "A-101") -> list[str]:
     return [room, "", "", position, "EP-LED-40", serial, "", "", "2025-08-18", "2025-09-01"]
 
@@ -243,25 +320,33 @@ def test_bad_rows_are_reported_by_row_column_and_problem_and_the_good_rows_are_i
         return [cells[c] for c in HEADER]
 
     lines = [
-        good_row("SN-GOOD-1", "1"),                                     # row 2
-        row(serial="", position="2"),                                   # row 3: serial missing
-        row(serial="SN-BAD-DATE", installed_on="2025-02-30"),           # row 4: no such day
-        good_row("SN-GOOD-1", "4"),                                     # row 5: same serial as row 2
-        row(serial="SN-NOT-A-DATE", accepted_on="next week"),           # row 6: not a date at all
-        [""] * len(HEADER),                                             # row 7: blank line, skipped
-        row(serial="SN-BAD-ROOM", room_id="A 101"),                     # row 8: not a room code
+        good_row("SN-GOOD-1", "1"),  # row 2
+        row(serial="", position="2"),  # row 3: serial missing
+        row(serial="SN-BAD-DATE", installed_on="2025-02-30"),  # row 4: no such day
+        good_row("SN-GOOD-1", "4"),  # row 5: same serial as row 2
+        row(serial="SN-NOT-A-DATE", accepted_on="next week"),  # row 6: not a date at all
+        [""] * len(HEADER),  # row 7: blank line, skipped
+        row(serial="SN-BAD-ROOM", room_id="A 101"),  # row 8: not a room code
         row(serial="SN-EARLY", installed_on="2025-09-10", accepted_on="2025-09-01"),  # row 9: accepted before installed
-        good_row("SN-GOOD-2", "2", room="B-201"),                       # row 10
-        row(serial="SN-TAKEN"),                                         # row 11: registered at another school
-        row(serial="SN-NO-MODEL", model="", position=""),               # row 12: two problems in one row
+        good_row("SN-GOOD-2", "2", room="B-201"),  # row 10
+        row(serial="SN-TAKEN"),  # row 11: registered at another school
+        row(serial="SN-NO-MODEL", model="", position=""),  # row 12: two problems in one row
     ]
 
     code, report = post_import(client, auth, school["school_id"], csv_body(lines))
 
     assert code == 200, report
     assert [(e["row"], e["column"]) for e in report["errors"]] == [
-        (3, "serial"), (4, "installed_on"), (5, "serial"), (6, "accepted_on"), (8, "room_id"),
-        (9, "accepted_on"), (11, "serial"), (12, "model"), (12, "position")]
+        (3, "serial"),
+        (4, "installed_on"),
+        (5, "serial"),
+        (6, "accepted_on"),
+        (8, "room_id"),
+        (9, "accepted_on"),
+        (11, "serial"),
+        (12, "model"),
+        (12, "position"),
+    ]
     assert all(e["problem"].strip() for e in report["errors"])
     problems = {(e["row"], e["column"]): e["problem"] for e in report["errors"]}
     assert problems[(5, "serial")] == "duplicate of row 2"
@@ -273,8 +358,10 @@ def test_bad_rows_are_reported_by_row_column_and_problem_and_the_good_rows_are_i
     listed = by_serial(installed_lamps(client, auth, school["school_id"]))
     assert set(listed) == {"SN-GOOD-1", "SN-GOOD-2"}
     assert listed["SN-GOOD-1"]["position"] == "1"  # the first occurrence, not the duplicate
-    assert ok(call(client, "GET", f"/lamps/{other_schools_lamp['lamp_id']}", auth("manager")))["school_id"] == \
-        elsewhere["school_id"]
+    assert (
+        ok(call(client, "GET", f"/lamps/{other_schools_lamp['lamp_id']}", auth("manager")))["school_id"]
+        == elsewhere["school_id"]
+    )
 
 
 def test_xlsx_rows_are_numbered_as_the_spreadsheet_shows_them(client, auth):
@@ -301,6 +388,7 @@ def test_a_number_in_a_date_column_is_reported_not_read_as_a_1970_date(client, a
 
 
 # ---- all or nothing -----------------------------------------------------------------------------
+
 
 def test_all_or_nothing_rejects_the_list_with_its_report_and_writes_nothing(client, auth):
     school = make_school(client, auth)
@@ -332,8 +420,13 @@ def test_all_or_nothing_rejects_a_serial_already_registered_at_another_school(cl
     elsewhere = make_school(client, auth)
     make_lamp(client, auth, elsewhere["school_id"], serial="SN-TAKEN")
 
-    code, body = post_import(client, auth, school["school_id"], csv_body([good_row("SN-NEW"), good_row("SN-TAKEN", "2")]),
-                             mode="all_or_nothing")
+    code, body = post_import(
+        client,
+        auth,
+        school["school_id"],
+        csv_body([good_row("SN-NEW"), good_row("SN-TAKEN", "2")]),
+        mode="all_or_nothing",
+    )
 
     assert code == 422, body
     assert [(r["row"], r["column"]) for r in body["error"]["rows"]] == [(3, "serial")]
@@ -351,6 +444,7 @@ def test_unknown_mode_is_a_400_naming_the_parameter(client, auth):
 
 
 # ---- what is not an equipment list ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/json", "application/pdf"])
 def test_unsupported_content_type_is_a_415_json_error(client, auth, content_type):
@@ -431,6 +525,7 @@ def test_a_csv_in_neither_utf8_nor_gbk_is_a_422_naming_the_encodings(client, aut
 
 # ---- who may import, and where ------------------------------------------------------------------
 
+
 def test_engineer_cannot_import_and_anonymous_callers_are_401(client, auth):
     school = make_school(client, auth)
 
@@ -438,8 +533,9 @@ def test_engineer_cannot_import_and_anonymous_callers_are_401(client, auth):
     assert code == 403
     assert body["error"]["code"] == "forbidden"
 
-    response = client.http.post(f"/schools/{school['school_id']}/lamps/import",
-                                headers={"Content-Type": CSV}, body=csv_body(ROWS))
+    response = client.http.post(
+        f"/schools/{school['school_id']}/lamps/import", headers={"Content-Type": CSV}, body=csv_body(ROWS)
+    )
     assert response.status_code == 401
     assert response.json_body["error"]["code"] == "unauthenticated"
     assert_nothing_registered(client, auth, school)
@@ -470,8 +566,9 @@ def test_ten_thousand_rows_are_imported_in_one_request(client, auth):
     lines = ["room_id,building,floor,position,model,serial,batch,installed_on,accepted_on"]
     for n in range(BULK_ROWS):
         room, position = divmod(n, LAMPS_PER_ROOM)
-        lines.append(f"R{room:03d},Main,{room // 10 + 1},{position + 1},EP-LED-40,BULK{n:06d},2025-B07,"
-                     f"2025-08-18,2025-09-01")
+        lines.append(
+            f"R{room:03d},Main,{room // 10 + 1},{position + 1},EP-LED-40,BULK{n:06d},2025-B07,2025-08-18,2025-09-01"
+        )
     body = ("\n".join(lines) + "\n").encode()
 
     started = time.perf_counter()
@@ -479,8 +576,14 @@ def test_ten_thousand_rows_are_imported_in_one_request(client, auth):
     elapsed = time.perf_counter() - started
 
     assert code == 200, report
-    assert report == {"mode": "partial", "rows": BULK_ROWS, "created": BULK_ROWS, "unchanged": 0, "failed": 0,
-                      "errors": []}
+    assert report == {
+        "mode": "partial",
+        "rows": BULK_ROWS,
+        "created": BULK_ROWS,
+        "unchanged": 0,
+        "failed": 0,
+        "errors": [],
+    }
     print(f"10,000-row import: {elapsed:.1f} s")
     assert elapsed < 120, f"10,000-row import took {elapsed:.0f} s"
 

@@ -107,7 +107,9 @@ def test_room_filter_prints_only_that_rooms_lamps(client, auth):
     school = make_school(client, auth, name=CHINESE_NAME)
     for position in ("1", "2"):
         make_lamp(client, auth, school["school_id"], room_id="A-101", position=position)
-    wanted = {make_lamp(client, auth, school["school_id"], room_id="B-201", position=p)["asset_no"] for p in ("1", "2", "3")}
+    wanted = {
+        make_lamp(client, auth, school["school_id"], room_id="B-201", position=p)["asset_no"] for p in ("1", "2", "3")
+    }
 
     _, sheet = labels.sheet_labels(school["school_id"], "B-201")
     response = get_sheet(client, auth, school["school_id"], room_id="B-201")
@@ -156,7 +158,9 @@ def test_engineer_cannot_print_labels(client, auth):
     assert body["error"]["code"] == "forbidden"
 
 
-@pytest.mark.parametrize("name", ["上海市浦东新区第一实验学校附属小学（东校区）国际部双语实验班", "Ecole Ste-Thérèse 😀 𠀋"])
+@pytest.mark.parametrize(
+    "name", ["上海市浦东新区第一实验学校附属小学（东校区）国际部双语实验班", "Ecole Ste-Thérèse 😀 𠀋"]
+)
 def test_long_names_and_characters_no_font_has_still_print(client, auth, name):
     school = make_school(client, auth, name=name)
     make_lamp(client, auth, school["school_id"], position="1", building="实验楼", floor="3")

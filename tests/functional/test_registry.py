@@ -41,9 +41,20 @@ THREE_YEAR_WARRANTY = {"years": 3, "component_years": {"electrical": 1.5, "steel
 
 
 def lamp_body(school_id: str, **overrides):
-    return {"school_id": school_id, "room_id": "A-101", "building": "Teaching block", "floor": "2", "position": "1",
-            "model": "EP-LED-40", "serial": "SN-0001", "batch": "2025-B07", "configuration": "36W 4000K",
-            "installed_on": "2025-08-20", "accepted_on": "2025-09-01", **overrides}
+    return {
+        "school_id": school_id,
+        "room_id": "A-101",
+        "building": "Teaching block",
+        "floor": "2",
+        "position": "1",
+        "model": "EP-LED-40",
+        "serial": "SN-0001",
+        "batch": "2025-B07",
+        "configuration": "36W 4000K",
+        "installed_on": "2025-08-20",
+        "accepted_on": "2025-09-01",
+        **overrides,
+    }
 
 
 def history_of(client, auth, lamp_id: str, limit: int | None = None) -> list[dict]:
@@ -63,18 +74,31 @@ def parse_time(value: str) -> dt.datetime:
 
 # ---- contracts ------------------------------------------------------------------------------
 
+
 def test_contract_without_terms_gets_the_default_service_policy_and_warranty(client, auth):
-    code, contract = call(client, "POST", "/contracts", auth("admin"),
-                          {"code": "SH-2026", "name": "Shanghai retrofit", "customer": "Pudong Education Bureau"})
+    code, contract = call(
+        client,
+        "POST",
+        "/contracts",
+        auth("admin"),
+        {"code": "SH-2026", "name": "Shanghai retrofit", "customer": "Pudong Education Bureau"},
+    )
 
     assert code == 201, contract
     assert contract["contract_id"]
-    assert (contract["code"], contract["name"], contract["customer"]) == ("SH-2026", "Shanghai retrofit",
-                                                                        "Pudong Education Bureau")
+    assert (contract["code"], contract["name"], contract["customer"]) == (
+        "SH-2026",
+        "Shanghai retrofit",
+        "Pudong Education Bureau",
+    )
     levels = contract["policy"]["levels"]
     # DOMAIN D-S table: red immediate/10 min, orange 10/20, yellow 20/40, blue 30/60
     assert {lvl: (t["response_minutes"], t["onsite_minutes"]) for lvl, t in levels.items()} == {
-        "4": (0, 10), "3": (10, 20), "2": (20, 40), "1": (30, 60)}
+        "4": (0, 10),
+        "3": (10, 20),
+        "2": (20, 40),
+        "1": (30, 60),
+    }
     assert set(levels["4"]["notify_roles"]) == {"parts_manager", "project_lead", "manager"}
     assert set(levels["3"]["notify_roles"]) == {"parts_manager", "project_lead"}
     assert levels["2"]["notify_roles"] == ["parts_manager"]
@@ -112,7 +136,9 @@ def test_contract_with_its_own_terms_keeps_them_and_they_govern_its_schools(clie
 def test_contract_policy_without_all_four_levels_is_a_422(client, auth):
     levels = {k: v for k, v in HOURS_POLICY["levels"].items() if k != "4"}
 
-    code, body = call(client, "POST", "/contracts", auth("admin"), {"code": "X1", "name": "x", "policy": {"levels": levels}})
+    code, body = call(
+        client, "POST", "/contracts", auth("admin"), {"code": "X1", "name": "x", "policy": {"levels": levels}}
+    )
 
     assert code == 422
     assert [d["field"] for d in body["error"]["details"]] == ["policy.levels"]
@@ -128,14 +154,20 @@ def test_unknown_contract_is_a_404(client, auth):
 
 # ---- schools ------------------------------------------------------------------------------
 
+
 def test_school_keeps_address_gps_contacts_and_hazard_notes(client, auth):
     contract = make_contract(client, auth)
     body = {
-        "contract_id": contract["contract_id"], "code": "PD-001", "name": "上海市浦东新区第一小学",
-        "address": "88 Xueyuan Road, Pudong, Shanghai", "latitude": 31.2304, "longitude": 121.4737,
-        "contacts": [{"name": "Ms Wang", "role": "head teacher", "phone": "+86 138 0013 8000",
-                      "email": "wang@pd1.edu.cn"},
-                     {"name": "Mr Li", "role": "caretaker"}],
+        "contract_id": contract["contract_id"],
+        "code": "PD-001",
+        "name": "上海市浦东新区第一小学",
+        "address": "88 Xueyuan Road, Pudong, Shanghai",
+        "latitude": 31.2304,
+        "longitude": 121.4737,
+        "contacts": [
+            {"name": "Ms Wang", "role": "head teacher", "phone": "+86 138 0013 8000", "email": "wang@pd1.edu.cn"},
+            {"name": "Mr Li", "role": "caretaker"},
+        ],
         "hazards": ["Block B ceiling has asbestos tiles: do not drill", "Gym lamps at 9 m: lift required"],
     }
 
@@ -146,7 +178,8 @@ def test_school_keeps_address_gps_contacts_and_hazard_notes(client, auth):
         assert school[field] == body[field], field
     assert school["contacts"] == [
         {"name": "Ms Wang", "role": "head teacher", "phone": "+86 138 0013 8000", "email": "wang@pd1.edu.cn"},
-        {"name": "Mr Li", "role": "caretaker", "phone": "", "email": ""}]
+        {"name": "Mr Li", "role": "caretaker", "phone": "", "email": ""},
+    ]
 
     fetched = ok(call(client, "GET", f"/schools/{school['school_id']}", auth("engineer")))
     assert fetched == {**school, "rooms": []}
@@ -159,10 +192,19 @@ def test_school_keeps_address_gps_contacts_and_hazard_notes(client, auth):
 def test_list_schools_pages_with_a_cursor_showing_every_school_once_in_name_order(client, auth):
     contract = make_contract(client, auth)
     other = make_contract(client, auth)
-    names = ["Zhangjiang Middle", "anting Primary", "Beicai Primary", "Caolu Middle", "dongming Primary",
-             "Gaoqiao Primary", "Huinan Middle"]
+    names = [
+        "Zhangjiang Middle",
+        "anting Primary",
+        "Beicai Primary",
+        "Caolu Middle",
+        "dongming Primary",
+        "Gaoqiao Primary",
+        "Huinan Middle",
+    ]
     ids = {make_school(client, auth, contract["contract_id"], name=name)["school_id"]: name for name in names}
-    others = {make_school(client, auth, other["contract_id"], name=name)["school_id"] for name in ("Jinqiao", "Kangqiao")}
+    others = {
+        make_school(client, auth, other["contract_id"], name=name)["school_id"] for name in ("Jinqiao", "Kangqiao")
+    }
 
     seen, pages, cursor = [], 0, None
     while True:
@@ -191,24 +233,38 @@ def test_a_cursor_from_another_list_is_refused(client, auth):
         make_school(client, auth, other["contract_id"])
     page = ok(call(client, "GET", f"/schools?contract_id={contract['contract_id']}&limit=1", auth("manager")))
 
-    code, body = call(client, "GET", f"/schools?contract_id={other['contract_id']}&limit=1&cursor={page['next_cursor']}",
-                      auth("manager"))
+    code, body = call(
+        client,
+        "GET",
+        f"/schools?contract_id={other['contract_id']}&limit=1&cursor={page['next_cursor']}",
+        auth("manager"),
+    )
 
     assert (code, body["error"]["code"]) == (400, "invalid_query")
     assert [d["field"] for d in body["error"]["details"]] == ["query.cursor"]
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"latitude": 95}, "latitude"),
-    ({"longitude": -181}, "longitude"),
-    ({"colour": "red"}, "colour"),
-    ({"hazards": [""]}, "hazards.0"),
-    ({"address": ""}, "address"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"latitude": 95}, "latitude"),
+        ({"longitude": -181}, "longitude"),
+        ({"colour": "red"}, "colour"),
+        ({"hazards": [""]}, "hazards.0"),
+        ({"address": ""}, "address"),
+    ],
+)
 def test_invalid_school_is_a_422_naming_the_field(client, auth, change, field):
     contract = make_contract(client, auth)
-    body = {"contract_id": contract["contract_id"], "code": "PD-002", "name": "x", "address": "1 Road",
-            "latitude": 31.2, "longitude": 121.4, **change}
+    body = {
+        "contract_id": contract["contract_id"],
+        "code": "PD-002",
+        "name": "x",
+        "address": "1 Road",
+        "latitude": 31.2,
+        "longitude": 121.4,
+        **change,
+    }
 
     code, reply = call(client, "POST", "/schools", auth("admin"), body)
 
@@ -220,8 +276,15 @@ def test_invalid_school_is_a_422_naming_the_field(client, auth, change, field):
 
 def test_bad_contact_email_is_a_422_naming_just_that_field(client, auth):
     contract = make_contract(client, auth)
-    body = {"contract_id": contract["contract_id"], "code": "PD-002", "name": "x", "address": "1 Road",
-            "latitude": 31.2, "longitude": 121.4, "contacts": [{"name": "Ms Wang", "email": "not-an-address"}]}
+    body = {
+        "contract_id": contract["contract_id"],
+        "code": "PD-002",
+        "name": "x",
+        "address": "1 Road",
+        "latitude": 31.2,
+        "longitude": 121.4,
+        "contacts": [{"name": "Ms Wang", "email": "not-an-address"}],
+    }
 
     code, reply = call(client, "POST", "/schools", auth("admin"), body)
 
@@ -230,8 +293,14 @@ def test_bad_contact_email_is_a_422_naming_just_that_field(client, auth):
 
 
 def test_school_under_an_unknown_contract_is_a_404(client, auth):
-    body = {"contract_id": "c_nosuchcontract", "code": "PD-003", "name": "x", "address": "1 Road",
-            "latitude": 31.2, "longitude": 121.4}
+    body = {
+        "contract_id": "c_nosuchcontract",
+        "code": "PD-003",
+        "name": "x",
+        "address": "1 Road",
+        "latitude": 31.2,
+        "longitude": 121.4,
+    }
 
     code, reply = call(client, "POST", "/schools", auth("admin"), body)
 
@@ -244,9 +313,20 @@ def test_school_codes_are_unique_whatever_the_case(client, auth):
     contract = make_contract(client, auth)
     make_school(client, auth, contract["contract_id"], code="PD-004")
 
-    code, body = call(client, "POST", "/schools", auth("admin"), {
-        "contract_id": contract["contract_id"], "code": "pd-004", "name": "Another", "address": "2 Road",
-        "latitude": 31.2, "longitude": 121.4})
+    code, body = call(
+        client,
+        "POST",
+        "/schools",
+        auth("admin"),
+        {
+            "contract_id": contract["contract_id"],
+            "code": "pd-004",
+            "name": "Another",
+            "address": "2 Road",
+            "latitude": 31.2,
+            "longitude": 121.4,
+        },
+    )
 
     assert code == 409
     assert [d["field"] for d in body["error"]["details"]] == ["code"]
@@ -262,14 +342,24 @@ def test_unknown_school_is_a_404(client, auth):
 
 # ---- lamps ------------------------------------------------------------------------------------
 
+
 def test_lamp_is_registered_with_its_details_a_qr_label_and_a_warranty_from_acceptance(client, auth):
     school = make_school(client, auth)
 
     code, lamp = call(client, "POST", "/lamps", auth("dispatcher"), lamp_body(school["school_id"]))
 
     assert code == 201, lamp
-    for field in ("school_id", "room_id", "position", "model", "serial", "batch", "configuration", "installed_on",
-                  "accepted_on"):
+    for field in (
+        "school_id",
+        "room_id",
+        "position",
+        "model",
+        "serial",
+        "batch",
+        "configuration",
+        "installed_on",
+        "accepted_on",
+    ):
         assert lamp[field] == lamp_body(school["school_id"])[field], field
     assert lamp["asset_no"] == f"{school['code']}-00001"  # D-A4: the school's own numbering
     assert lamp["status"] == "in_service"
@@ -282,16 +372,21 @@ def test_lamp_is_registered_with_its_details_a_qr_label_and_a_warranty_from_acce
     assert rooms == [{"room_id": "A-101", "building": "Teaching block", "floor": "2", "name": "A-101"}]
     assert [h["kind"] for h in history_of(client, auth, lamp["lamp_id"])] == ["registered"]
 
-    second = ok(call(client, "POST", "/lamps", auth("admin"), lamp_body(school["school_id"], serial="SN-0002",
-                                                                         position="2")), 201)
+    second = ok(
+        call(client, "POST", "/lamps", auth("admin"), lamp_body(school["school_id"], serial="SN-0002", position="2")),
+        201,
+    )
     assert second["asset_no"] == f"{school['code']}-00002"
 
 
-@pytest.mark.parametrize(("years", "accepted_on", "ends_on"), [
-    (1, "2024-02-29", "2025-02-28"),  # a leap-day acceptance ends on the last day of February
-    (3, "2025-09-01", "2028-09-01"),
-    (1.5, "2025-08-31", "2027-02-28"),  # D-W1's 18 months, from the end of a month
-])
+@pytest.mark.parametrize(
+    ("years", "accepted_on", "ends_on"),
+    [
+        (1, "2024-02-29", "2025-02-28"),  # a leap-day acceptance ends on the last day of February
+        (3, "2025-09-01", "2028-09-01"),
+        (1.5, "2025-08-31", "2027-02-28"),  # D-W1's 18 months, from the end of a month
+    ],
+)
 def test_warranty_end_follows_the_contracts_terms(client, auth, years, accepted_on, ends_on):
     contract = make_contract(client, auth, warranty={"years": years})
     school = make_school(client, auth, contract["contract_id"])
@@ -331,8 +426,9 @@ def test_a_serial_is_registered_once_across_all_schools(client, auth):
     first = make_lamp(client, auth, school["school_id"], serial="SN-DUP")
 
     for target in (school, elsewhere):
-        code, body = call(client, "POST", "/lamps", auth("admin"),
-                          lamp_body(target["school_id"], serial="SN-DUP", position="9"))
+        code, body = call(
+            client, "POST", "/lamps", auth("admin"), lamp_body(target["school_id"], serial="SN-DUP", position="9")
+        )
         assert code == 409, body
         assert [d["field"] for d in body["error"]["details"]] == ["serial"]
 
@@ -341,17 +437,20 @@ def test_a_serial_is_registered_once_across_all_schools(client, auth):
     assert ok(call(client, "GET", f"/schools/{elsewhere['school_id']}/lamps", auth("manager")))["items"] == []
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"installed_on": "2025-09-10", "accepted_on": "2025-09-01"}, "accepted_on"),
-    ({"accepted_on": "2025-02-30"}, "accepted_on"),
-    ({"serial": ""}, "serial"),
-    ({"room_id": "A 101"}, "room_id"),
-    ({"wattage": 36}, "wattage"),
-    ({"position": 3}, "position"),  # a number where the API takes text
-    ({"accepted_on": "1st September"}, "accepted_on"),
-    ({"installed_on": 0}, "installed_on"),  # not a Unix timestamp: that would be 1970, out of warranty
-    ({"accepted_on": "86400"}, "accepted_on"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"installed_on": "2025-09-10", "accepted_on": "2025-09-01"}, "accepted_on"),
+        ({"accepted_on": "2025-02-30"}, "accepted_on"),
+        ({"serial": ""}, "serial"),
+        ({"room_id": "A 101"}, "room_id"),
+        ({"wattage": 36}, "wattage"),
+        ({"position": 3}, "position"),  # a number where the API takes text
+        ({"accepted_on": "1st September"}, "accepted_on"),
+        ({"installed_on": 0}, "installed_on"),  # not a Unix timestamp: that would be 1970, out of warranty
+        ({"accepted_on": "86400"}, "accepted_on"),
+    ],
+)
 def test_invalid_lamp_is_a_422_naming_the_field(client, auth, change, field):
     school = make_school(client, auth)
 
@@ -377,17 +476,28 @@ def test_unknown_lamp_is_a_404(client, auth):
 
 # ---- QR labels: resolve and rotate -----------------------------------------------------------
 
+
 def test_scanning_a_label_without_an_account_shows_where_the_lamp_is_and_nothing_private(client, auth):
-    school = make_school(client, auth, name="上海市第一中学", contacts=[{"name": "Ms Wang", "phone": "13800138000"}],
-                         hazards=["asbestos in block B"])
+    school = make_school(
+        client,
+        auth,
+        name="上海市第一中学",
+        contacts=[{"name": "Ms Wang", "phone": "13800138000"}],
+        hazards=["asbestos in block B"],
+    )
     lamp = make_lamp(client, auth, school["school_id"], room_id="B-203", position="4", model="EP-BB-60")
 
     code, page = call(client, "GET", f"/r/{lamp['qr_token']}", {})
 
     assert code == 200, page
     assert page == {
-        "lamp": {"asset_no": lamp["asset_no"], "room_id": "B-203", "position": "4", "model": "EP-BB-60",
-                 "has_open_fault": False},
+        "lamp": {
+            "asset_no": lamp["asset_no"],
+            "room_id": "B-203",
+            "position": "4",
+            "model": "EP-BB-60",
+            "has_open_fault": False,
+        },
         "school": {"name": "上海市第一中学"},
         "report_url": lamp["report_url"],
     }
@@ -443,20 +553,33 @@ def test_engineer_cannot_rotate_a_qr_token(client, auth):
 
 # ---- replacement (D-A2) -----------------------------------------------------------------------
 
+
 def test_replacement_takes_the_old_units_place_and_both_keep_their_history(client, auth):
     school = make_school(client, auth)
     neighbour = make_lamp(client, auth, school["school_id"], room_id="A-101", position="1")
     old = make_lamp(client, auth, school["school_id"], room_id="A-101", position="2", configuration="36W 4000K")
     ticket = make_ticket(client, auth, school["school_id"], [old["lamp_id"]])
 
-    code, result = call(client, "POST", f"/lamps/{old['lamp_id']}/replacement", auth("engineer", "eng-1"), {
-        "serial": "SN-NEW-1", "installed_on": "2026-01-05", "reason": "driver board burnt out (D-S2: swap, don't repair)",
-        "ticket_id": ticket["ticket_id"]})
+    code, result = call(
+        client,
+        "POST",
+        f"/lamps/{old['lamp_id']}/replacement",
+        auth("engineer", "eng-1"),
+        {
+            "serial": "SN-NEW-1",
+            "installed_on": "2026-01-05",
+            "reason": "driver board burnt out (D-S2: swap, don't repair)",
+            "ticket_id": ticket["ticket_id"],
+        },
+    )
 
     assert code == 201, result
     replaced, successor = result["replaced"], result["successor"]
-    assert (replaced["lamp_id"], replaced["status"], replaced["successor_id"]) == (old["lamp_id"], "replaced",
-                                                                                   successor["lamp_id"])
+    assert (replaced["lamp_id"], replaced["status"], replaced["successor_id"]) == (
+        old["lamp_id"],
+        "replaced",
+        successor["lamp_id"],
+    )
     assert successor["predecessor_id"] == old["lamp_id"]
     assert successor["status"] == "in_service"
     assert (successor["room_id"], successor["position"]) == ("A-101", "2")
@@ -494,18 +617,39 @@ def test_replacement_takes_the_old_units_place_and_both_keep_their_history(clien
 def test_a_replacement_can_be_replaced_in_turn_but_a_replaced_lamp_cannot(client, auth):
     school = make_school(client, auth)
     first = make_lamp(client, auth, school["school_id"])
-    second = ok(call(client, "POST", f"/lamps/{first['lamp_id']}/replacement", auth("dispatcher"),
-                     {"serial": "SN-R2", "installed_on": "2026-01-05"}), 201)["successor"]
+    second = ok(
+        call(
+            client,
+            "POST",
+            f"/lamps/{first['lamp_id']}/replacement",
+            auth("dispatcher"),
+            {"serial": "SN-R2", "installed_on": "2026-01-05"},
+        ),
+        201,
+    )["successor"]
 
-    code, body = call(client, "POST", f"/lamps/{first['lamp_id']}/replacement", auth("dispatcher"),
-                      {"serial": "SN-R3", "installed_on": "2026-01-06"})
+    code, body = call(
+        client,
+        "POST",
+        f"/lamps/{first['lamp_id']}/replacement",
+        auth("dispatcher"),
+        {"serial": "SN-R3", "installed_on": "2026-01-06"},
+    )
 
     assert code == 409
     assert body["error"]["current_status"] == "replaced"
     assert body["error"]["successor_id"] == second["lamp_id"]
 
-    third = ok(call(client, "POST", f"/lamps/{second['lamp_id']}/replacement", auth("dispatcher"),
-                    {"serial": "SN-R3", "installed_on": "2026-01-06", "model": "EP-LED-45"}), 201)["successor"]
+    third = ok(
+        call(
+            client,
+            "POST",
+            f"/lamps/{second['lamp_id']}/replacement",
+            auth("dispatcher"),
+            {"serial": "SN-R3", "installed_on": "2026-01-06", "model": "EP-LED-45"},
+        ),
+        201,
+    )["successor"]
     assert third["model"] == "EP-LED-45"
     assert third["predecessor_id"] == second["lamp_id"]
     listed = ok(call(client, "GET", f"/schools/{school['school_id']}/lamps", auth("manager")))["items"]
@@ -517,8 +661,13 @@ def test_replacement_with_an_already_registered_serial_is_a_409_and_changes_noth
     old = make_lamp(client, auth, school["school_id"], position="1")
     other = make_lamp(client, auth, school["school_id"], position="2")
 
-    code, body = call(client, "POST", f"/lamps/{old['lamp_id']}/replacement", auth("engineer"),
-                      {"serial": other["serial"], "installed_on": "2026-01-05"})
+    code, body = call(
+        client,
+        "POST",
+        f"/lamps/{old['lamp_id']}/replacement",
+        auth("engineer"),
+        {"serial": other["serial"], "installed_on": "2026-01-05"},
+    )
 
     assert code == 409, body
     assert [d["field"] for d in body["error"]["details"]] == ["serial"]  # a retry cannot help: say why
@@ -531,6 +680,7 @@ def test_replacement_with_an_already_registered_serial_is_a_409_and_changes_noth
 
 
 # ---- history (D-A2) ---------------------------------------------------------------------------
+
 
 def test_history_is_chronological_and_includes_the_tickets_on_that_lamp_only(client, auth):
     school = make_school(client, auth)
@@ -552,34 +702,51 @@ def test_history_is_chronological_and_includes_the_tickets_on_that_lamp_only(cli
     assert times == sorted(times)
     opened, resolved = history[1], history[3]
     assert (opened["ref"], opened["data"]["ticket_id"]) == (ticket["ref"], ticket["ticket_id"])
-    assert (resolved["ref"], resolved["actor"], resolved["summary"]) == (ticket["ref"], "eng-1", "Swapped the driver board")
+    assert (resolved["ref"], resolved["actor"], resolved["summary"]) == (
+        ticket["ref"],
+        "eng-1",
+        "Swapped the driver board",
+    )
     assert all(other_ticket["ref"] != h["ref"] for h in history)
     assert history_of(client, auth, lamp["lamp_id"], limit=1) == history  # one entry a page, same record
 
     other_history = history_of(client, auth, other["lamp_id"])
-    assert [(h["kind"], h["ref"]) for h in other_history] == [("registered", ""), ("ticket_opened", other_ticket["ref"])]
+    assert [(h["kind"], h["ref"]) for h in other_history] == [
+        ("registered", ""),
+        ("ticket_opened", other_ticket["ref"]),
+    ]
 
 
 # ---- who may do what ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("role", "method", "path", "expected"), [
-    ("engineer", "POST", "/schools", 403),
-    ("dispatcher", "POST", "/schools", 403),
-    ("dispatcher", "POST", "/contracts", 403),
-    ("engineer", "POST", "/lamps", 403),
-    ("manager", "POST", "/lamps/{lamp_id}/replacement", 403),
-    ("parts_manager", "POST", "/lamps/{lamp_id}/qr-token", 403),
-    (None, "GET", "/schools", 401),
-    (None, "GET", "/lamps/{lamp_id}", 401),
-    (None, "POST", "/lamps/{lamp_id}/replacement", 401),
-    ("garbage", "GET", "/schools/{school_id}", 401),
-])
+
+@pytest.mark.parametrize(
+    ("role", "method", "path", "expected"),
+    [
+        ("engineer", "POST", "/schools", 403),
+        ("dispatcher", "POST", "/schools", 403),
+        ("dispatcher", "POST", "/contracts", 403),
+        ("engineer", "POST", "/lamps", 403),
+        ("manager", "POST", "/lamps/{lamp_id}/replacement", 403),
+        ("parts_manager", "POST", "/lamps/{lamp_id}/qr-token", 403),
+        (None, "GET", "/schools", 401),
+        (None, "GET", "/lamps/{lamp_id}", 401),
+        (None, "POST", "/lamps/{lamp_id}/replacement", 401),
+        ("garbage", "GET", "/schools/{school_id}", 401),
+    ],
+)
 def test_roles_and_tokens_are_enforced(client, auth, role, method, path, expected):
     school = make_school(client, auth)
     lamp = make_lamp(client, auth, school["school_id"])
     bodies = {
-        "/schools": {"contract_id": school["contract_id"], "code": "NEW", "name": "x", "address": "1 Road",
-                     "latitude": 31.2, "longitude": 121.4},
+        "/schools": {
+            "contract_id": school["contract_id"],
+            "code": "NEW",
+            "name": "x",
+            "address": "1 Road",
+            "latitude": 31.2,
+            "longitude": 121.4,
+        },
         "/contracts": {"code": "P9", "name": "x"},
         "/lamps": lamp_body(school["school_id"], serial="SN-NEW"),
         "/lamps/{lamp_id}/replacement": {"serial": "SN-NEW", "installed_on": "2026-01-05"},
@@ -591,8 +758,13 @@ def test_roles_and_tokens_are_enforced(client, auth, role, method, path, expecte
     else:
         headers = auth(role)
 
-    code, body = call(client, method, path.format(lamp_id=lamp["lamp_id"], school_id=school["school_id"]), headers,
-                      bodies.get(path) if method == "POST" else None)
+    code, body = call(
+        client,
+        method,
+        path.format(lamp_id=lamp["lamp_id"], school_id=school["school_id"]),
+        headers,
+        bodies.get(path) if method == "POST" else None,
+    )
 
     assert code == expected, body
     assert body["error"]["code"] == ("forbidden" if expected == 403 else "unauthenticated")
@@ -607,11 +779,21 @@ def test_every_staff_role_can_read_the_registry_and_an_engineer_can_replace(clie
     for role in ("engineer", "expert", "dispatcher", "parts_manager", "project_lead", "manager", "admin"):
         assert ok(call(client, "GET", f"/schools/{school['school_id']}", auth(role)))["code"] == school["code"]
         assert ok(call(client, "GET", f"/lamps/{lamp['lamp_id']}", auth(role)))["serial"] == lamp["serial"]
-        assert ok(call(client, "GET", f"/contracts/{school['contract_id']}", auth(role)))["contract_id"] == \
-            school["contract_id"]
+        assert (
+            ok(call(client, "GET", f"/contracts/{school['contract_id']}", auth(role)))["contract_id"]
+            == school["contract_id"]
+        )
 
-    ok(call(client, "POST", f"/lamps/{lamp['lamp_id']}/replacement", auth("engineer"),
-            {"serial": "SN-BY-ENGINEER", "installed_on": "2026-01-05"}), 201)
+    ok(
+        call(
+            client,
+            "POST",
+            f"/lamps/{lamp['lamp_id']}/replacement",
+            auth("engineer"),
+            {"serial": "SN-BY-ENGINEER", "installed_on": "2026-01-05"},
+        ),
+        201,
+    )
 
 
 def test_a_rooms_lamps_are_listed_in_the_order_people_number_them(client, auth):

@@ -42,10 +42,12 @@ def test_closing_without_sign_off_is_refused_naming_state_and_allowed_actions(cl
     school = make_school(client, auth)
     make_user("eng-2", "engineer")
     ticket = make_ticket(client, auth, school["school_id"])
-    for action, role, sub, fields in [("triage", "dispatcher", None, {"level": 2}),
-                                      ("assign", "dispatcher", None, {"assignee_id": "eng-2"}),
-                                      ("acknowledge", "engineer", "eng-2", {}),
-                                      ("resolve", "engineer", "eng-2", {"note": "Talked the teacher through a reset"})]:
+    for action, role, sub, fields in [
+        ("triage", "dispatcher", None, {"level": 2}),
+        ("assign", "dispatcher", None, {"assignee_id": "eng-2"}),
+        ("acknowledge", "engineer", "eng-2", {}),
+        ("resolve", "engineer", "eng-2", {"note": "Talked the teacher through a reset"}),
+    ]:
         ticket = ok(transition(client, auth, ticket, action, role, sub, **fields))
     code, body = transition(client, auth, ticket, "close")
     assert code == 409

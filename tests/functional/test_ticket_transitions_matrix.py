@@ -78,8 +78,12 @@ def body_for(action: str, merge_target: str) -> dict[str, Any]:
 
 
 def allowed_triples() -> list[tuple[str, str, str]]:
-    return [(action, status.value, role.value)
-            for action, spec in ACTIONS.items() for status in sorted(spec.sources) for role in sorted(spec.roles)]
+    return [
+        (action, status.value, role.value)
+        for action, spec in ACTIONS.items()
+        for status in sorted(spec.sources)
+        for role in sorted(spec.roles)
+    ]
 
 
 def refused_pairs() -> list[tuple[str, str]]:
@@ -95,8 +99,14 @@ class TestRoleStateMatrix:
     def world(self, test_environment: Any) -> Iterator[SimpleNamespace]:
         with api_world(test_environment) as world:
             client, headers, auth = world.client, world.headers, world.auth
-            for user_id, role in [ENGINEER, EXPERT, ("eng-2", "engineer"), ("exp-2", "expert"),
-                                  ("eng-9", "engineer"), ("disp-1", "dispatcher")]:
+            for user_id, role in [
+                ENGINEER,
+                EXPERT,
+                ("eng-2", "engineer"),
+                ("exp-2", "expert"),
+                ("eng-9", "engineer"),
+                ("disp-1", "dispatcher"),
+            ]:
                 make_user(user_id, role)
             school = make_school(client, auth)
             merge_target = make_ticket(client, auth, school["school_id"], description="The same fault, reported first")
@@ -105,9 +115,14 @@ class TestRoleStateMatrix:
                 kinds = ("engineer", "expert") if _assignee_kind(status.value) else ("engineer",)
                 for kind in kinds:
                     ticket = make_ticket(client, auth, school["school_id"])
-                    shared[(status.value, kind)] = drive(client, headers, ticket, status.value,
-                                                         assignee=KIND_OF_ASSIGNEE[kind],
-                                                         merge_into=merge_target["ticket_id"])
+                    shared[(status.value, kind)] = drive(
+                        client,
+                        headers,
+                        ticket,
+                        status.value,
+                        assignee=KIND_OF_ASSIGNEE[kind],
+                        merge_into=merge_target["ticket_id"],
+                    )
                 if len(kinds) == 1:
                     shared[(status.value, "expert")] = shared[(status.value, "engineer")]
             # A cursor just before each trail's last event: "is that still the last one?" is then one
@@ -117,19 +132,36 @@ class TestRoleStateMatrix:
                 count = len(PATH_TO[t["status"]]) + 1  # the create event, then one per step
                 cursor = None
                 if count > 1:
-                    page = ok(call(client, "GET", f"/tickets/{t['ticket_id']}/events?limit={count - 1}", headers("manager")))
+                    page = ok(
+                        call(client, "GET", f"/tickets/{t['ticket_id']}/events?limit={count - 1}", headers("manager"))
+                    )
                     cursor = page["next_cursor"]
                 before_last_event[t["ticket_id"]] = (cursor, count)
-            yield SimpleNamespace(client=client, headers=headers, auth=auth, school=school,
-                                  merge_target=merge_target, shared=shared, before_last_event=before_last_event)
+            yield SimpleNamespace(
+                client=client,
+                headers=headers,
+                auth=auth,
+                school=school,
+                merge_target=merge_target,
+                shared=shared,
+                before_last_event=before_last_event,
+            )
 
     def _assert_unchanged(self, world: SimpleNamespace, before: dict[str, Any]) -> None:
         now = ok(call(world.client, "GET", f"/tickets/{before['ticket_id']}", world.headers("manager")))
-        assert (now["status"], now["version"], now["updated_at"]) == (before["status"], before["version"], before["updated_at"])
+        assert (now["status"], now["version"], now["updated_at"]) == (
+            before["status"],
+            before["version"],
+            before["updated_at"],
+        )
         cursor, count = world.before_last_event[before["ticket_id"]]
         query = f"?cursor={cursor}" if cursor else ""
-        tail = ok(call(world.client, "GET", f"/tickets/{before['ticket_id']}/events{query}", world.headers("manager")))["items"]
-        assert [e["seq"] for e in tail][-1:] == [count] and len(tail) == (1 if cursor else count), "a refused transition wrote an event"
+        tail = ok(call(world.client, "GET", f"/tickets/{before['ticket_id']}/events{query}", world.headers("manager")))[
+            "items"
+        ]
+        assert [e["seq"] for e in tail][-1:] == [count] and len(tail) == (1 if cursor else count), (
+            "a refused transition wrote an event"
+        )
 
     @pytest.mark.parametrize(("action", "status"), refused_pairs())
     def test_refused_transitions_answer_403_or_409_and_change_nothing(self, world, action, status):
@@ -144,15 +176,26 @@ class TestRoleStateMatrix:
             if expected == 200:
                 continue  # allowed: covered on a fresh ticket by the test below
             touched[ticket["ticket_id"]] = ticket
-            got, body = call(world.client, "POST", f"/tickets/{ticket['ticket_id']}/transitions", world.headers(role, sub),
-                             {"action": action, "version": ticket["version"], **body_for(action, world.merge_target["ticket_id"])})
+            got, body = call(
+                world.client,
+                "POST",
+                f"/tickets/{ticket['ticket_id']}/transitions",
+                world.headers(role, sub),
+                {"action": action, "version": ticket["version"], **body_for(action, world.merge_target["ticket_id"])},
+            )
             error = (body or {}).get("error", {})
             if (got, error.get("code")) != (expected, code):
                 mismatches.append(f"{label}: expected {expected} {code}, got {got} {body}")
-            elif expected == 409 and (error.get("current_status") != status
-                                      or sorted(error.get("allowed_actions", [])) != expected_allowed(status, role, is_assignee)):
+            elif expected == 409 and (
+                error.get("current_status") != status
+                or sorted(error.get("allowed_actions", [])) != expected_allowed(status, role, is_assignee)
+            ):
                 mismatches.append(f"{label}: 409 body {error}")
-            elif expected == 403 and role not in ACTIONS[action].roles and error.get("required_roles") != sorted(ACTIONS[action].roles):
+            elif (
+                expected == 403
+                and role not in ACTIONS[action].roles
+                and error.get("required_roles") != sorted(ACTIONS[action].roles)
+            ):
                 mismatches.append(f"{label}: 403 without required_roles: {error}")
         assert not mismatches, "\n".join(mismatches)
         for ticket in touched.values():
@@ -165,20 +208,37 @@ class TestRoleStateMatrix:
         sub = assignee_id if role in FIELD_ROLES else None
         lamp = make_lamp(world.client, world.auth, world.school["school_id"])
         ticket = make_ticket(world.client, world.auth, world.school["school_id"], [lamp["lamp_id"]])
-        ticket = drive(world.client, world.headers, ticket, status, assignee=(assignee_id, assignee_role),
-                       merge_into=world.merge_target["ticket_id"])
+        ticket = drive(
+            world.client,
+            world.headers,
+            ticket,
+            status,
+            assignee=(assignee_id, assignee_role),
+            merge_into=world.merge_target["ticket_id"],
+        )
         events_before = len(PATH_TO[status]) + 1  # create, then one event per step
 
         fields = body_for(action, world.merge_target["ticket_id"])
-        after = ok(call(world.client, "POST", f"/tickets/{ticket['ticket_id']}/transitions", world.headers(role, sub),
-                        {"action": action, "version": ticket["version"], **fields}))
+        after = ok(
+            call(
+                world.client,
+                "POST",
+                f"/tickets/{ticket['ticket_id']}/transitions",
+                world.headers(role, sub),
+                {"action": action, "version": ticket["version"], **fields},
+            )
+        )
 
         target = ACTIONS[action].target or Status(status)
         assert after["status"] == target.value
         assert after["version"] == ticket["version"] + 1
         events = events_of(world.client, world.headers, ticket["ticket_id"])
         assert len(events) == events_before + 1
-        assert (events[-1]["action"], events[-1]["from_status"], events[-1]["to_status"]) == (action, status, target.value)
+        assert (events[-1]["action"], events[-1]["from_status"], events[-1]["to_status"]) == (
+            action,
+            status,
+            target.value,
+        )
         lamp_now = ok(call(world.client, "GET", f"/lamps/{lamp['lamp_id']}", world.headers("manager")))
         assert lamp_now["has_open_fault"] is (target in FAULT_OPEN_STATES)  # D-A3: the school sees it
         if action == "assign":
@@ -201,13 +261,16 @@ class TestRoleStateMatrix:
         sub = ticket["assignee_id"] if role in FIELD_ROLES else None
         body = {"action": action, "version": ticket["version"], **body_for(action, world.merge_target["ticket_id"])}
         body.pop(field, None)
-        code, response = call(world.client, "POST", f"/tickets/{ticket['ticket_id']}/transitions", world.headers(role, sub), body)
+        code, response = call(
+            world.client, "POST", f"/tickets/{ticket['ticket_id']}/transitions", world.headers(role, sub), body
+        )
         assert code == 422, response
         assert [d["field"] for d in response["error"]["details"]] == [field]
         self._assert_unchanged(world, ticket)
 
 
 # ---- rules a user meets, one world per test -------------------------------------------------
+
 
 @pytest.fixture
 def assigned(client, auth):
@@ -233,9 +296,11 @@ def test_a_stale_write_is_409_with_the_current_version_and_changes_nothing(clien
 
 @pytest.mark.parametrize(
     ("fields", "problem"),
-    [({}, "required for assign"),
-     ({"assignee_id": "disp-7"}, "is a dispatcher"),
-     ({"assignee_id": "nobody"}, "does not exist")],
+    [
+        ({}, "required for assign"),
+        ({"assignee_id": "disp-7"}, "is a dispatcher"),
+        ({"assignee_id": "nobody"}, "does not exist"),
+    ],
     ids=["missing", "a-dispatcher", "unknown-user"],
 )
 def test_assigning_needs_an_existing_engineer_or_expert(client, auth, fields, problem):
@@ -255,7 +320,9 @@ def test_an_expert_can_take_over_and_work_a_ticket_assigned_to_them(client, auth
     """Line-2 experts (D-S4) are assignable and act on their own tickets like an engineer."""
     school = make_school(client, auth)
     make_user("exp-1", "expert")
-    ticket = drive(client, auth, make_ticket(client, auth, school["school_id"]), "on_site", assignee=("exp-1", "expert"))
+    ticket = drive(
+        client, auth, make_ticket(client, auth, school["school_id"]), "on_site", assignee=("exp-1", "expert")
+    )
     ticket = ok(transition(client, auth, ticket, "resolve", "expert", "exp-1", note="Reflashed the controller"))
     assert ticket["resolution"]["by"] == "exp-1"
 
@@ -340,7 +407,9 @@ def test_ticket_references_are_sequential_per_year(client, auth):
 def _page_through(client: Any, headers: dict[str, str], query: str, limit: int = 3) -> list[dict[str, Any]]:
     items, cursor, pages = [], None, 0
     while True:
-        page = ok(call(client, "GET", f"/tickets?{query}&limit={limit}" + (f"&cursor={cursor}" if cursor else ""), headers))
+        page = ok(
+            call(client, "GET", f"/tickets?{query}&limit={limit}" + (f"&cursor={cursor}" if cursor else ""), headers)
+        )
         assert len(page["items"]) <= limit
         items += page["items"]
         pages += 1
@@ -364,11 +433,13 @@ def test_lists_are_oldest_on_site_deadline_first_and_page_through_every_ticket_o
     by_deadline = [t["ticket_id"] for t in sorted(tickets, key=lambda t: (t["onsite_due"], t["ticket_id"]))]
     assert by_deadline != [t["ticket_id"] for t in tickets]
 
-    for query, role, sub in [(f"school_id={school['school_id']}", "dispatcher", None),
-                             ("assignee_id=eng-1", "dispatcher", None),
-                             ("status=assigned", "manager", None),
-                             (f"school_id={school['school_id']}&status=assigned", "dispatcher", None),
-                             (f"school_id={school['school_id']}", "engineer", "eng-1")]:
+    for query, role, sub in [
+        (f"school_id={school['school_id']}", "dispatcher", None),
+        ("assignee_id=eng-1", "dispatcher", None),
+        ("status=assigned", "manager", None),
+        (f"school_id={school['school_id']}&status=assigned", "dispatcher", None),
+        (f"school_id={school['school_id']}", "engineer", "eng-1"),
+    ]:
         listed = _page_through(client, auth(role, sub), query)
         assert [t["ticket_id"] for t in listed] == by_deadline, query
 
@@ -383,7 +454,9 @@ def _b64(value: Any) -> str:
 
 
 GARBAGE_CURSORS = [
-    "not-a-cursor", "!!!", "%E2%82%AC",
+    "not-a-cursor",
+    "!!!",
+    "%E2%82%AC",
     _b64([]),
     _b64({"x": {"S": "y"}}),  # a dict of dicts, but not a key of this list
     _b64({"ticket_id": {"S": 1}}),
@@ -398,7 +471,9 @@ def test_a_garbage_cursor_is_a_json_error_naming_query_cursor_never_a_500(client
     for cursor in GARBAGE_CURSORS:
         for query in (f"school_id={school['school_id']}", "status=reported", "level=2"):
             code, body = call(client, "GET", f"/tickets?{query}&cursor={cursor}", auth("dispatcher"))
-            if (code, body["error"]["code"]) != (400, "invalid_query") or "query.cursor" not in [d["field"] for d in body["error"]["details"]]:
+            if (code, body["error"]["code"]) != (400, "invalid_query") or "query.cursor" not in [
+                d["field"] for d in body["error"]["details"]
+            ]:
                 wrong.append(f"{query} cursor={cursor}: {code} {body}")
     assert not wrong, "\n".join(wrong)
 

@@ -13,19 +13,27 @@ def test_every_model_table_and_index_is_deployed():
     from chalicelib.models.all import MODELS
 
     built = resources.build()["Resources"]
-    tables = {r["Properties"]["TableName"]["Fn::Sub"]: r for r in built.values() if r.get("Type") == "AWS::DynamoDB::Table"}
+    tables = {
+        r["Properties"]["TableName"]["Fn::Sub"]: r for r in built.values() if r.get("Type") == "AWS::DynamoDB::Table"
+    }
     for model in MODELS:
         table = tables[f"${{Stage}}-{model.Meta.base_name}"]
         deployed_indexes = {i["IndexName"] for i in table["Properties"].get("GlobalSecondaryIndexes", [])}
-        assert deployed_indexes == set(model._get_schema()["global_secondary_indexes"] and
-                                       [g["index_name"] for g in model._get_schema()["global_secondary_indexes"]] or [])
+        assert deployed_indexes == set(
+            model._get_schema()["global_secondary_indexes"]
+            and [g["index_name"] for g in model._get_schema()["global_secondary_indexes"]]
+            or []
+        )
 
 
 def test_one_cognito_group_per_role():
     from chalicelib.auth import Role
 
-    groups = {r["Properties"]["GroupName"] for r in resources.build()["Resources"].values()
-              if r.get("Type") == "AWS::Cognito::UserPoolGroup"}
+    groups = {
+        r["Properties"]["GroupName"]
+        for r in resources.build()["Resources"].values()
+        if r.get("Type") == "AWS::Cognito::UserPoolGroup"
+    }
     assert groups == {r.value for r in Role}
 
 
@@ -47,8 +55,10 @@ def test_deployed_stages_put_a_cognito_authorizer_on_every_non_public_route():
     import subprocess
     import sys
 
-    probe = ("import json, app; print(json.dumps({f'{m} {p}': (e.authorizer.name if e.authorizer else None) "
-             "for p, ms in app.app.routes.items() for m, e in ms.items()}))")
+    probe = (
+        "import json, app; print(json.dumps({f'{m} {p}': (e.authorizer.name if e.authorizer else None) "
+        "for p, ms in app.app.routes.items() for m, e in ms.items()}))"
+    )
     env = {**os.environ, "LAMPCARE_GATEWAY_USER_POOL_ARN": "arn:aws:cognito-idp:cn-north-1:1:userpool/cn-north-1_x"}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     authorizers = json.loads(out.stdout)

@@ -32,13 +32,20 @@ NOW = REPORTED_AT + dt.timedelta(hours=3)
 ASSIGNEE = "eng-1"
 
 # Everything any action may require, valid, so that only the role / state / assignee rules can refuse.
-FULL_REQUEST = {"note": "done", "level": 3, "assignee_id": "eng-2", "merge_into": "t_other",
-                "signer_name": "Ms Wang", "signer_role": "head teacher"}
+FULL_REQUEST = {
+    "note": "done",
+    "level": 3,
+    "assignee_id": "eng-2",
+    "merge_into": "t_other",
+    "signer_name": "Ms Wang",
+    "signer_role": "head teacher",
+}
 
 
 def state(status: Status, assignee_id: str | None = ASSIGNEE, level: int = 2, **kw) -> TicketState:
-    return TicketState(status=status, level=level, assignee_id=assignee_id, reported_at=REPORTED_AT,
-                       ticket_id="t_this", **kw)
+    return TicketState(
+        status=status, level=level, assignee_id=assignee_id, reported_at=REPORTED_AT, ticket_id="t_this", **kw
+    )
 
 
 def actor(role: Role, sub: str = "someone") -> Principal:
@@ -62,9 +69,11 @@ ACTORS = [(role, ASSIGNEE if role in FIELD_ROLES else "someone") for role in Rol
 
 
 def _expected_allowed(status: Status, role: Role, sub: str) -> list[str]:
-    return [name for name, a in ACTIONS.items()
-            if status in a.sources and role in a.roles
-            and not (a.assignee_only and role in FIELD_ROLES and sub != ASSIGNEE)]
+    return [
+        name
+        for name, a in ACTIONS.items()
+        if status in a.sources and role in a.roles and not (a.assignee_only and role in FIELD_ROLES and sub != ASSIGNEE)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -107,9 +116,7 @@ def test_allowed_actions_are_exactly_the_actions_that_would_succeed(status, role
         assert (action in offered) == succeeded, action
 
 
-@pytest.mark.parametrize(
-    ("action", "field"), [(name, f) for name, a in ACTIONS.items() for f in a.requires]
-)
+@pytest.mark.parametrize(("action", "field"), [(name, f) for name, a in ACTIONS.items() for f in a.requires])
 def test_an_action_without_a_required_field_names_the_field(action, field):
     spec = ACTIONS[action]
     status = sorted(spec.sources)[0]
@@ -127,6 +134,7 @@ def test_an_unknown_action_is_invalid_input_listing_the_actions():
 
 
 # ---- rules, by name ------------------------------------------------------------------------
+
 
 def test_engineer_cannot_close_ticket_without_school_sign_off():
     """D-O2: no sign-off, no closure - not even the dispatcher can close a resolved ticket."""
@@ -149,8 +157,12 @@ def test_engineers_never_close_tickets_even_after_sign_off():
 def test_sign_off_records_who_signed_and_who_recorded_it():
     """D-O2: the school signs; a dispatcher may record a signature phoned in, whoever is assigned."""
     result = plan(Status.RESOLVED, "sign_off", Role.DISPATCHER, "disp-1")
-    assert result.changes["sign_off"] == {"signer_name": "Ms Wang", "signer_role": "head teacher",
-                                          "recorded_by": "disp-1", "at": NOW.isoformat()}
+    assert result.changes["sign_off"] == {
+        "signer_name": "Ms Wang",
+        "signer_role": "head teacher",
+        "recorded_by": "disp-1",
+        "at": NOW.isoformat(),
+    }
 
 
 def test_level_change_recomputes_deadlines_from_the_report_time_not_from_now():
@@ -195,8 +207,9 @@ def test_a_reopened_ticket_goes_back_through_triage_or_assignment():
     assert "close" not in offered and "sign_off" not in offered
 
 
-@pytest.mark.parametrize(("action", "status"), [(a, s) for a, s in MILESTONE_OF.items()
-                                                for s in [sorted(ACTIONS[a].sources)[0]]])
+@pytest.mark.parametrize(
+    ("action", "status"), [(a, s) for a, s in MILESTONE_OF.items() for s in [sorted(ACTIONS[a].sources)[0]]]
+)
 def test_milestones_record_the_first_time_only(action, status):
     """SLA reports measure the first acknowledgement / arrival; a repeat must not move them."""
     role = Role.DISPATCHER if Role.DISPATCHER in ACTIONS[action].roles else Role.ENGINEER
@@ -204,14 +217,24 @@ def test_milestones_record_the_first_time_only(action, status):
     assert first.changes["milestones"] == {MILESTONE_OF[action]: NOW.isoformat()}
 
     earlier = {MILESTONE_OF[action]: REPORTED_AT.isoformat(), "other_at": "x"}
-    again = plan_transition(state(status, milestones=earlier), request(action), actor(role, ASSIGNEE),
-                            default_policy(), NOW + dt.timedelta(hours=1))
+    again = plan_transition(
+        state(status, milestones=earlier),
+        request(action),
+        actor(role, ASSIGNEE),
+        default_policy(),
+        NOW + dt.timedelta(hours=1),
+    )
     assert "milestones" not in again.changes
 
 
 def test_a_new_milestone_keeps_the_earlier_ones():
-    result = plan_transition(state(Status.ACKNOWLEDGED, milestones={"acknowledged_at": "t0"}), request("depart"),
-                             actor(Role.ENGINEER, ASSIGNEE), default_policy(), NOW)
+    result = plan_transition(
+        state(Status.ACKNOWLEDGED, milestones={"acknowledged_at": "t0"}),
+        request("depart"),
+        actor(Role.ENGINEER, ASSIGNEE),
+        default_policy(),
+        NOW,
+    )
     assert result.changes["milestones"] == {"acknowledged_at": "t0", "departed_at": NOW.isoformat()}
 
 

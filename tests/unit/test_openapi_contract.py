@@ -13,9 +13,26 @@ from tests.contract import spec
 
 # Promised to the mobile app and to the issues that named them; renaming one breaks clients.
 STABLE_OPERATION_IDS = {
-    "getHealth", "createContract", "getContract", "createSchool", "getSchool", "listSchools", "listSchoolLamps",
-    "createLamp", "importLamps", "getLamp", "getLampHistory", "rotateLampQrToken", "replaceLamp", "getQrLabels",
-    "resolveQrToken", "createTicket", "getTicket", "listTickets", "transitionTicket", "listTicketEvents",
+    "getHealth",
+    "createContract",
+    "getContract",
+    "createSchool",
+    "getSchool",
+    "listSchools",
+    "listSchoolLamps",
+    "createLamp",
+    "importLamps",
+    "getLamp",
+    "getLampHistory",
+    "rotateLampQrToken",
+    "replaceLamp",
+    "getQrLabels",
+    "resolveQrToken",
+    "createTicket",
+    "getTicket",
+    "listTickets",
+    "transitionTicket",
+    "listTicketEvents",
 }
 
 
@@ -49,7 +66,8 @@ def test_operation_ids_are_unique_and_the_promised_ones_exist():
 
 def test_the_committed_document_is_what_the_code_renders():
     assert openapi.SPEC_PATH.read_text(encoding="utf-8") == openapi.render(), (
-        "mobile_api_docs/openapi.yaml is stale: run `make openapi` and commit it")
+        "mobile_api_docs/openapi.yaml is stale: run `make openapi` and commit it"
+    )
 
 
 def test_each_operation_documents_its_roles_and_the_refusals_it_can_give():
