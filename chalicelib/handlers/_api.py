@@ -43,6 +43,8 @@ class Operation:
     query: str | None = None
     raw_body_types: tuple[str, ...] = ()
     idempotent: bool = False  # takes an Idempotency-Key header: a retried create is answered, not repeated
+    response: str | None = None  # the success body: an `*Out` schema name in chalicelib.schemas, or a media type
+    status: int = 200
 
 
 # Deployed stages also put a Cognito authorizer in front of every non-public route, so API Gateway
@@ -114,7 +116,7 @@ def json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
+        return value.model_dump(mode="json", exclude_unset=True)  # `*Out` fields with a default: only when set
     if isinstance(value, set | frozenset):
         return sorted(value)
     if hasattr(value, "__dataclass_fields__"):
@@ -248,6 +250,7 @@ class Api:
         content_types: list[str] | None = None,
         raw_body: bool = False,
         idempotent: bool = False,
+        response: str | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         allowed = frozenset(roles) if roles is not None else None
         OPERATIONS.append(
@@ -260,6 +263,8 @@ class Api:
                 query,
                 tuple(content_types or ()) if raw_body else (),
                 idempotent,
+                response,
+                status,
             )
         )
         blueprint = self.blueprint
