@@ -181,7 +181,17 @@ def _parse_json(raw: bytes, model: type[BaseModel]) -> BaseModel:
             [errors.FieldProblem("(body)", "missing")],
         )
     try:
-        return model.model_validate_json(raw)
+        variant_for = getattr(model, "variant_for", None)
+        if variant_for is None:
+            return model.model_validate_json(raw)
+        # A union told apart by a field (a ticket change by `action`): validate the chosen variant
+        # alone, so problems name plain fields; then wrap it in the union's model.
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            decoded = None
+        parsed = variant_for(decoded).model_validate_json(raw)
+        return model.from_variant(parsed)  # type: ignore[attr-defined, no-any-return]
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise ApiError(
