@@ -608,7 +608,7 @@ class TestValidation:
             "POST",
             "/tickets/t_0000000000000000/transitions",
             world.auth("dispatcher"),
-            {"action": "acknowledge", "version": 1, "eta": "2026-11-24T09:30:00"},
+            {"action": "depart", "version": 1, "eta": "2026-11-24T09:30:00"},  # eta belongs to depart
         )
         error = assert_error(response, 422, "validation_failed")
         assert "time zone" in fields_of(error)["eta"]
