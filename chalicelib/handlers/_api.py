@@ -190,7 +190,17 @@ def _parse_json(raw: bytes, model: type[BaseModel]) -> BaseModel:
             decoded = json.loads(raw)
         except ValueError:
             decoded = None
-        parsed = variant_for(decoded).model_validate_json(raw)
+        variant = variant_for(decoded)
+        try:
+            parsed = variant.model_validate_json(raw)
+        except ValidationError as exc:
+            problems = validation_problems(exc)
+            missing = getattr(variant, "missing_problem", None)  # e.g. "required for assign"
+            if missing is not None:
+                problems = [
+                    errors.FieldProblem(p.field, missing()) if p.problem == "Field required" else p for p in problems
+                ]
+            raise ApiError(422, "validation_failed", "the request body is invalid", problems) from exc
         return model.from_variant(parsed)  # type: ignore[attr-defined, no-any-return]
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
