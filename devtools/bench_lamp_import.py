@@ -12,8 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from devtools.aws_calls import record_calls
 from devtools.bench_stack import Stack
+from local_aws.calls import record_calls
 
 ROOMS_PER_FLOOR = 10
 LAMPS_PER_ROOM = 40

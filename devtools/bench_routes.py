@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from devtools.aws_calls import record_calls
 from devtools.bench_stack import Reply, Stack
+from local_aws.calls import record_calls
 
 TODAY = "2025-09-01"
 

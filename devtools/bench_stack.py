@@ -122,7 +122,7 @@ def in_process_stack(key_path: str) -> Iterator[Stack]:
 
     from chalicelib.handlers._api import reset_caches
     from chalicelib.models.all import bind_tables, create_all_tables
-    from devtools.moto_patches import fast_transactions
+    from local_aws.moto_patches import fast_transactions
 
     reset_caches()
     with mock_aws(), fast_transactions():

@@ -55,16 +55,17 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-call access log drowns the output
 
-    from devtools.moto_patches import fast_transactions
+    from local_aws.moto_patches import fast_transactions
 
-    fast_transactions().__enter__()  # for the server's lifetime: see moto_patches
+    fast_transactions().__enter__()  # for the server's lifetime: see local_aws/moto_patches
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
 
     import boto3
 
     from chalicelib.models.all import bind_tables, create_all_tables
-    from devtools import demo_data, snapshot
+    from devtools import demo_data
+    from local_aws import snapshot
 
     bind_tables()
     create_all_tables()
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     _print_tokens(data_dir, base_url, first_lamp)
 
     if os.environ.get("LAMPCARE_FORBID_SCANS") == "1":
-        from devtools.aws_calls import forbid_scans_in_process
+        from local_aws.calls import forbid_scans_in_process
 
         forbid_scans_in_process()
 

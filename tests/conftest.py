@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.aws_calls import CallLog, record_calls
+from local_aws.calls import CallLog, record_calls
 
 TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",

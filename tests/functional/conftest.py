@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from chalicelib.handlers._api import reset_caches
 from chalicelib.models.all import bind_tables, create_all_tables
-from devtools.moto_patches import fast_transactions
+from local_aws.moto_patches import fast_transactions
 from tests.contract import checked
 
 

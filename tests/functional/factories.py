@@ -225,8 +225,8 @@ def api_world(key_path: Any) -> Iterator[SimpleNamespace]:
 
     from chalicelib.handlers._api import reset_caches
     from chalicelib.models.all import bind_tables, create_all_tables
-    from devtools.aws_calls import record_calls
-    from devtools.moto_patches import fast_transactions
+    from local_aws.calls import record_calls
+    from local_aws.moto_patches import fast_transactions
     from tests.contract import checked
 
     reset_caches()

@@ -558,7 +558,7 @@ def test_ten_thousand_rows_are_imported_in_one_request(client, auth):
     """The largest list a project ships in one go (the benchmark's 10,000-row import).
 
     Runs in the normal suite (about 25 s on 2 cores): the whole-table copies moto makes per
-    transaction item without devtools.moto_patches.fast_transactions would make it take hours,
+    transaction item without local_aws.moto_patches.fast_transactions would make it take hours,
     and a quadratic regression in the import would show up here. The count is checked through
     the report, one room's listing and a sample of getLamp, not by paging 10,000 lamps.
     """

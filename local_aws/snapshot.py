@@ -13,7 +13,7 @@ import boto3
 
 from chalicelib.domain.assets import location_key
 from chalicelib.models.base import MODELS
-from devtools.aws_calls import allow_scans
+from local_aws.calls import allow_scans
 
 
 def save(path: Path, bucket: str) -> int:
