@@ -51,6 +51,12 @@ class StaleVersion(Conflict):
     code = "stale_version"
 
 
+class WriteConflict(Conflict):
+    """A write refused for a reason no rule names (another writer held an item); retrying may succeed."""
+
+    code = "write_conflict"
+
+
 class IllegalTransition(Conflict):
     code = "illegal_transition"
 

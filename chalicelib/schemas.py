@@ -1,26 +1,26 @@
-"""Request and query schemas (pydantic). Unknown fields are refused, so typos surface as 422."""
+"""Every shape the API speaks, defined once (pydantic): request bodies and queries (`*In`,
+`*Query`), and the responses services return (`*Out`), from which the OpenAPI document is
+generated. Unknown request fields are refused, so typos surface as 422.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints, field_validator
 
-from chalicelib.domain.assets import Code, Day, LampSpec, OptionalText, Text
-from chalicelib.domain.lifecycle import ACTIONS
-from chalicelib.domain.policy import ServicePolicy, WarrantyTerms, default_policy
+from chalicelib.domain.assets import Code, Day, LampSpec, LampStatus, OptionalText, Text
+from chalicelib.domain.lifecycle import ACTIONS, Status, TicketChange
+from chalicelib.domain.policy import LEVEL_COLOURS, ServicePolicy, WarrantyTerms, default_policy
 from chalicelib.domain.tickets import MAX_LAMPS_PER_TICKET, Category, Source
+from chalicelib.domain.types import Id, Level, Note
 
-Id = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-]
 # A light check on purpose: email_validator + dnspython would cost ~60 ms of every cold start.
 # Empty means "no email"; one pattern rather than a union, so an error names just the field.
 Email = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 
 
 class Strict(BaseModel):
@@ -107,39 +107,22 @@ class TicketIn(Strict):
 
 
 class TicketListQuery(PageQuery):
+    """One or two of school_id, assignee_id, status and level (each combination is its own index)."""
+
     school_id: Id | None = None
     assignee_id: Id | None = None
-    status: (
-        Literal[
-            "reported",
-            "triaged",
-            "assigned",
-            "acknowledged",
-            "en_route",
-            "on_site",
-            "resolved",
-            "signed_off",
-            "closed",
-            "cancelled",
-            "merged",
-            "reopened",
-        ]
-        | None
-    ) = None
-    level: int | None = Field(default=None, ge=1, le=4)
+    status: Status | None = None
+    level: Level | None = None
 
 
-class TransitionIn(Strict):
-    action: str = Field(json_schema_extra={"enum": list(ACTIONS)})
-    version: int = Field(ge=1, description="the ticket version this change is based on")
-    note: Note = ""
-    level: int | None = Field(default=None, ge=1, le=4)
-    category: Category | None = None
-    assignee_id: Id | None = None
-    eta: dt.datetime | None = None
-    merge_into: Id | None = None
-    signer_name: OptionalText | None = None
-    signer_role: OptionalText | None = None
+class TransitionHead(BaseModel):
+    """What every change has: validated alone when `action` names no action, so that the refusal
+    lists the actions there are (and any problem with `version`) instead of a union's noise."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    action: str
+    version: int = Field(ge=1)
 
     @field_validator("action")
     @classmethod
@@ -148,9 +131,275 @@ class TransitionIn(Strict):
             raise ValueError(f"must be one of: {', '.join(ACTIONS)}")
         return value
 
-    @field_validator("eta")
+
+class TransitionIn(RootModel[TicketChange]):
+    """One request model per action, told apart by `action` (see the lifecycle table)."""
+
+    model_config = ConfigDict(defer_build=True)
+
     @classmethod
-    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must include a time zone, e.g. 2026-11-24T09:30:00+08:00")
-        return value
+    def variant_for(cls, data: object) -> type[BaseModel]:
+        """The model to validate a decoded body with: its action's own, so that errors name plain
+        fields (`assignee_id`, not `assign.assignee_id`); `TransitionHead` when `action` is unknown."""
+        action = data.get("action") if isinstance(data, dict) else None
+        spec = ACTIONS.get(action) if isinstance(action, str) else None
+        return spec.request if spec else TransitionHead
+
+    @classmethod
+    def from_variant(cls, change: BaseModel) -> TransitionIn:
+        return cls(root=change)  # type: ignore[arg-type]
+
+
+# ---- responses ------------------------------------------------------------------------------
+# Fields without a default are always present (null where typed so); fields with a default are
+# present only when the service set them (serialised with exclude_unset).
+
+COLOURS = Literal["blue", "yellow", "orange", "red"]
+assert set(LEVEL_COLOURS.values()) == {"blue", "yellow", "orange", "red"}
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True, from_attributes=True)
+
+
+class HealthTablesOut(Out):
+    reachable: bool
+    problem: str = Field(default="", description="Why the tables do not answer; only when they do not.")
+
+
+class HealthOut(Out):
+    status: Literal["ok", "degraded"]
+    version: str
+    stage: str
+    tables: HealthTablesOut
+
+
+class FieldProblemOut(Out):
+    field: str
+    problem: str
+
+
+class ImportRowErrorOut(Out):
+    row: int = Field(description="1 is the header row; data starts at 2.")
+    column: str
+    problem: str
+
+
+class ErrorDetailOut(BaseModel):
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+    code: str = Field(
+        description="Stable, machine-readable: branch on this, not on the message.",
+        examples=["validation_failed", "stale_version", "illegal_transition"],
+    )
+    message: str = Field(description="For people; may change wording.")
+    details: list[FieldProblemOut] = Field(description="At most 20; `more_details` counts the rest.")
+    more_details: int = Field(default=0, description="How many further problems were left out of `details`.")
+    current_version: int = Field(default=0, description="stale_version: the version to reload.")
+    current_status: str = Field(default="", description="illegal_transition: the ticket's state now.")
+    allowed_actions: list[str] = Field(
+        default_factory=list, description="illegal_transition: what this user may do from the current state."
+    )
+    required_roles: list[str] = Field(default_factory=list, description="forbidden: one of these roles is needed.")
+    rows: list[ImportRowErrorOut] = Field(default_factory=list, description="import_rejected: every bad row.")
+
+
+class ErrorOut(Out):
+    error: ErrorDetailOut
+
+
+class ContractOut(Out):
+    contract_id: str
+    code: str
+    name: str
+    customer: str
+    policy: ServicePolicy
+    warranty: WarrantyTerms
+    created_at: dt.datetime
+
+
+class ContactOut(Out):
+    name: str
+    role: str
+    phone: str
+    email: str
+
+
+class SchoolOut(Out):
+    school_id: str
+    contract_id: str
+    code: str
+    name: str
+    address: str
+    latitude: float
+    longitude: float
+    contacts: list[ContactOut]
+    hazards: list[str] = Field(description="Site hazard notes shown to engineers (D-O5).")
+    created_at: dt.datetime
+
+
+class RoomOut(Out):
+    room_id: str
+    building: str
+    floor: str
+    name: str
+
+
+class SchoolWithRoomsOut(SchoolOut):
+    rooms: list[RoomOut]
+
+
+class LampWarrantyOut(Out):
+    years: float
+    extension_days: int
+    ends_on: dt.date
+    in_warranty: bool
+
+
+class LampOut(Out):
+    lamp_id: str
+    asset_no: str = Field(description="Printed on the label, e.g. SCH01-0007 (D-A1).")
+    school_id: str
+    room_id: str
+    position: str
+    model: str
+    serial: str
+    batch: str
+    configuration: str
+    installed_on: dt.date
+    accepted_on: dt.date
+    warranty: LampWarrantyOut
+    status: LampStatus
+    has_open_fault: bool
+    open_tickets: int
+    qr_token: str = Field(description="128 random bits; rotating it invalidates the printed label.")
+    report_url: str = Field(json_schema_extra={"format": "uri"})
+    predecessor_id: str | None = Field(description="The unit this one replaced.")
+    successor_id: str | None = Field(description="The unit that replaced this one.")
+    created_at: dt.datetime
+
+
+class LampHistoryEntryOut(Out):
+    at: dt.datetime
+    kind: str = Field(examples=["registered", "ticket_opened", "ticket_resolve", "qr_rotated", "replaced"])
+    ref: str = Field(description="The ticket reference or the other lamp's id, if any.")
+    actor: str
+    summary: str
+    data: dict[str, Any]
+
+
+class LampReplacementOut(Out):
+    replaced: LampOut
+    successor: LampOut
+
+
+class QrLampOut(Out):
+    asset_no: str
+    room_id: str
+    position: str
+    model: str
+    has_open_fault: bool
+
+
+class QrSchoolOut(Out):
+    name: str
+
+
+class QrResolutionOut(Out):
+    lamp: QrLampOut
+    school: QrSchoolOut
+    report_url: str = Field(json_schema_extra={"format": "uri"})
+
+
+class ImportReportOut(Out):
+    mode: Literal["partial", "all_or_nothing"]
+    rows: int = Field(description="Non-empty data rows read.")
+    created: int
+    unchanged: int = Field(description="Serials already registered at this school (idempotent re-import).")
+    failed: int = Field(description="Rows with at least one error; not imported.")
+    errors: list[ImportRowErrorOut]
+
+
+class TicketSlaOut(Out):
+    response_met: bool | None
+    onsite_met: bool | None
+
+
+class TicketOut(Out):
+    ticket_id: str
+    ref: str = Field(pattern=r"^T-\d{4}-\d{6}$", description="Human-friendly, sequential per year.")
+    public_ref: str = Field(description="Unguessable; given to the reporter to follow the case.")
+    version: int = Field(description="Send it back with every transition (optimistic locking).")
+    status: Status
+    source: Source
+    category: Category
+    level: Level
+    colour: COLOURS
+    level_confirmed: bool = Field(description="False until a dispatcher triages the reported level.")
+    school_id: str
+    room_id: str | None
+    lamp_ids: list[str]
+    description: str
+    photos: list[str]
+    reporter: dict[str, Any]
+    assignee_id: str | None
+    owner_id: str | None
+    merged_into: str | None
+    reported_at: dt.datetime
+    response_due: dt.datetime
+    onsite_due: dt.datetime
+    eta: dt.datetime | None
+    milestones: dict[str, str] = Field(description="e.g. acknowledged_at, on_site_at, resolved_at, signed_off_at.")
+    resolution: dict[str, Any] | None
+    sign_off: dict[str, Any] | None
+    sla: TicketSlaOut
+    updated_at: dt.datetime
+    allowed_actions: list[str] = Field(default_factory=list, description="What the caller may do next.")
+
+
+class TicketEventOut(Out):
+    seq: int
+    at: dt.datetime
+    actor: str
+    actor_role: str
+    action: str
+    from_status: str | None
+    to_status: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    note: str
+
+
+class PageOut(Out):
+    next_cursor: str | None = Field(
+        description="Opaque. Pass it back as `cursor` for the next page; null on the last page."
+    )
+
+
+class SchoolPageOut(PageOut):
+    items: list[SchoolOut]
+
+
+class LampPageOut(PageOut):
+    items: list[LampOut]
+
+
+class LampHistoryLampOut(Out):
+    lamp_id: str
+    asset_no: str
+    status: LampStatus
+    predecessor_id: str | None = Field(description="The unit this one replaced.")
+    successor_id: str | None = Field(description="The unit that replaced this one.")
+
+
+class LampHistoryPageOut(PageOut):
+    items: list[LampHistoryEntryOut]
+    lamp: LampHistoryLampOut
+
+
+class TicketPageOut(PageOut):
+    items: list[TicketOut]
+
+
+class TicketEventPageOut(PageOut):
+    items: list[TicketEventOut]

@@ -91,19 +91,17 @@ def seed(now: dt.datetime | None = None) -> dict[str, Any]:
     )
     schools = []
     for spec in SCHOOLS:
-        school = registry.create_school(SchoolIn(contract_id=contract["contract_id"], **spec), now)
-        imports.import_lamps(
-            school["school_id"], _equipment_csv(spec["code"]), "text/csv", "all_or_nothing", admin, now
-        )
+        school = registry.create_school(SchoolIn(contract_id=contract.contract_id, **spec), now)
+        imports.import_lamps(school.school_id, _equipment_csv(spec["code"]), "text/csv", "all_or_nothing", admin, now)
         schools.append(school)
 
-    first_school = schools[0]["school_id"]
-    lamps = registry.list_lamps(first_school, "A-101", registry_page(3))["items"]
+    first_school = schools[0].school_id
+    lamps = registry.list_lamps(first_school, "A-101", registry_page(3)).items
     red = tickets.create_ticket(
         TicketIn(
             source="school_report",
             school_id=first_school,
-            lamp_ids=[lamps[0]["lamp_id"]],
+            lamp_ids=[lamps[0].lamp_id],
             category="not_lit",
             level=4,
             description="Whole front row dark during the maths lesson",
@@ -112,14 +110,13 @@ def seed(now: dt.datetime | None = None) -> dict[str, Any]:
         dispatcher,
         now,
     )
-    tickets.transition_ticket(
-        red["ticket_id"], TransitionIn(action="triage", version=red["version"], level=4), dispatcher, now
-    )
+    triage = TransitionIn.model_validate({"action": "triage", "version": red.version, "level": 4})
+    tickets.transition_ticket(red.ticket_id, triage, dispatcher, now)
     tickets.create_ticket(
         TicketIn(
             source="inspection",
             school_id=first_school,
-            lamp_ids=[lamps[1]["lamp_id"]],
+            lamp_ids=[lamps[1].lamp_id],
             category="flickering",
             level=2,
             description="Flicker visible on camera at 50 Hz",
@@ -127,7 +124,11 @@ def seed(now: dt.datetime | None = None) -> dict[str, Any]:
         dispatcher,
         now,
     )
-    return {"contract": contract, "schools": schools, "first_lamp": lamps[2]}
+    return {
+        "contract": contract.model_dump(mode="json"),
+        "schools": [s.model_dump(mode="json") for s in schools],
+        "first_lamp": lamps[2].model_dump(mode="json"),
+    }
 
 
 def registry_page(limit: int) -> Any:

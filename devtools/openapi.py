@@ -1,15 +1,14 @@
 """Renders mobile_api_docs/openapi.yaml from the code: `python -m devtools.openapi [--check]`.
 
-Paths, methods, operationIds, roles, request bodies and query parameters come from the
-routes themselves (handlers._api.OPERATIONS and the pydantic schemas they name), so they
-cannot drift. Response bodies are written out below, next to the views they describe, and
-the functional suite validates every response it receives against them.
+Paths, methods, operationIds, roles, request bodies, query parameters and response bodies
+come from the routes themselves (handlers._api.OPERATIONS and the pydantic schemas they
+name: `*In`/`*Query` for requests, `*Out` for responses, `ErrorOut` for every refusal), so
+they cannot drift; the functional suite validates every response it receives against them.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import inspect
 import sys
 from pathlib import Path
@@ -17,305 +16,19 @@ from typing import Any
 
 import yaml
 
-from chalicelib.domain.assets import LampStatus
-from chalicelib.domain.lifecycle import Status
-from chalicelib.domain.policy import LEVEL_COLOURS
 from chalicelib.handlers._api import IDEMPOTENCY_KEY, JSON
 from chalicelib.services.idempotency import REMEMBER_SECONDS
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "mobile_api_docs" / "openapi.yaml"
 REF = "#/components/schemas/{model}"
 
-# ---- response bodies ---------------------------------------------------------------------
-
-
-def _obj(
-    props: dict[str, Any], required: list[str] | None = None, extra: bool = False, optional: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """An object schema; every listed property is required unless `required` or `optional` say otherwise."""
-    needed = [p for p in props if p not in optional] if required is None else required
-    return {"type": "object", "properties": props, "required": needed, "additionalProperties": extra}
-
 
 def _ref(name: str) -> dict[str, Any]:
     return {"$ref": REF.format(model=name)}
 
 
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" in schema:
-        return {"anyOf": [schema, {"type": "null"}]}
-    nullable = dict(schema)
-    nullable["type"] = [schema["type"], "null"]
-    return nullable
-
-
-def _page(item: str, **more: dict[str, Any]) -> dict[str, Any]:
-    return _obj(
-        {
-            "items": {"type": "array", "items": _ref(item)},
-            "next_cursor": {
-                "type": ["string", "null"],
-                "description": "Opaque. Pass it back as `cursor` for the next page; null on the last page.",
-            },
-            **more,
-        }
-    )
-
-
-STR, INT, BOOL, NUM = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {"type": "number"}
-TIME = {"type": "string", "format": "date-time"}
-DATE = {"type": "string", "format": "date"}
-ANY_OBJECT = {"type": "object"}
-STATUS_ENUM = [s.value for s in Status]
-LAMP_STATUSES = [v for k, v in vars(LampStatus).items() if k.isupper()]
-
-RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
-    "Error": _obj(
-        {
-            "error": _obj(
-                {
-                    "code": {
-                        "type": "string",
-                        "description": "Stable, machine-readable: branch on this, not on the message.",
-                        "examples": ["validation_failed", "stale_version", "illegal_transition"],
-                    },
-                    "message": {"type": "string", "description": "For people; may change wording."},
-                    "details": {"type": "array", "items": _obj({"field": STR, "problem": STR})},
-                    "current_version": {"type": "integer", "description": "stale_version: the version to reload."},
-                    "current_status": {"type": "string", "description": "illegal_transition: the ticket's state now."},
-                    "allowed_actions": {
-                        "type": "array",
-                        "items": STR,
-                        "description": "illegal_transition: what this user may do from the current state.",
-                    },
-                    "required_roles": {
-                        "type": "array",
-                        "items": STR,
-                        "description": "forbidden: one of these roles is needed.",
-                    },
-                    "rows": {
-                        "type": "array",
-                        "items": _ref("ImportRowError"),
-                        "description": "import_rejected: every bad row.",
-                    },
-                },
-                required=["code", "message", "details"],
-                extra=True,
-            )
-        }
-    ),
-    "Health": _obj(
-        {
-            "status": {"type": "string", "enum": ["ok", "degraded"]},
-            "version": STR,
-            "stage": STR,
-            "tables": _obj({"reachable": BOOL, "problem": STR}, required=["reachable"]),
-        }
-    ),
-    "Contract": _obj(
-        {
-            "contract_id": STR,
-            "code": STR,
-            "name": STR,
-            "customer": STR,
-            "policy": _ref("ServicePolicy"),
-            "warranty": _ref("WarrantyTerms"),
-            "created_at": TIME,
-        }
-    ),
-    "School": _obj(
-        {
-            "school_id": STR,
-            "contract_id": STR,
-            "code": STR,
-            "name": STR,
-            "address": STR,
-            "latitude": NUM,
-            "longitude": NUM,
-            "contacts": {"type": "array", "items": _ref("Contact")},
-            "hazards": {"type": "array", "items": STR, "description": "Site hazard notes shown to engineers (D-O5)."},
-            "created_at": TIME,
-        }
-    ),
-    "Room": _obj({"room_id": STR, "building": STR, "floor": STR, "name": STR}),
-    "Lamp": _obj(
-        {
-            "lamp_id": STR,
-            "asset_no": {"type": "string", "description": "Printed on the label, e.g. SCH01-0007 (D-A1)."},
-            "school_id": STR,
-            "room_id": STR,
-            "position": STR,
-            "model": STR,
-            "serial": STR,
-            "batch": STR,
-            "configuration": STR,
-            "installed_on": DATE,
-            "accepted_on": DATE,
-            "warranty": _obj({"years": NUM, "extension_days": INT, "ends_on": DATE, "in_warranty": BOOL}),
-            "status": {"type": "string", "enum": LAMP_STATUSES},
-            "has_open_fault": BOOL,
-            "open_tickets": INT,
-            "qr_token": {
-                "type": "string",
-                "description": "128 random bits; rotating it invalidates the printed label.",
-            },
-            "report_url": {"type": "string", "format": "uri"},
-            "predecessor_id": {"type": ["string", "null"]},
-            "successor_id": {"type": ["string", "null"]},
-            "created_at": TIME,
-        }
-    ),
-    "LampHistoryEntry": _obj(
-        {
-            "at": TIME,
-            "kind": {
-                "type": "string",
-                "examples": [
-                    "registered",
-                    "ticket_opened",
-                    "ticket_resolve",
-                    "qr_rotated",
-                    "replaced",
-                    "installed_as_replacement",
-                ],
-            },
-            "ref": {"type": "string", "description": "The ticket reference or the other lamp's id, if any."},
-            "actor": STR,
-            "summary": STR,
-            "data": ANY_OBJECT,
-        }
-    ),
-    "LampReplacement": _obj({"replaced": _ref("Lamp"), "successor": _ref("Lamp")}),
-    "QrResolution": _obj(
-        {
-            "lamp": _obj({"asset_no": STR, "room_id": STR, "position": STR, "model": STR, "has_open_fault": BOOL}),
-            "school": _obj({"name": STR}),
-            "report_url": {"type": "string", "format": "uri"},
-        }
-    ),
-    "ImportRowError": _obj(
-        {
-            "row": {"type": "integer", "description": "1 is the header row; data starts at 2."},
-            "column": STR,
-            "problem": STR,
-        }
-    ),
-    "ImportReport": _obj(
-        {
-            "mode": {"type": "string", "enum": ["partial", "all_or_nothing"]},
-            "rows": {"type": "integer", "description": "Non-empty data rows read."},
-            "created": INT,
-            "unchanged": {
-                "type": "integer",
-                "description": "Serials already registered at this school (idempotent re-import).",
-            },
-            "failed": {"type": "integer", "description": "Rows with at least one error; not imported."},
-            "errors": {"type": "array", "items": _ref("ImportRowError")},
-        }
-    ),
-    "Ticket": _obj(
-        {
-            "ticket_id": STR,
-            "ref": {
-                "type": "string",
-                "pattern": r"^T-\d{4}-\d{6}$",
-                "description": "Human-friendly, sequential per year.",
-            },
-            "public_ref": {"type": "string", "description": "Unguessable; given to the reporter to follow the case."},
-            "version": {"type": "integer", "description": "Send it back with every transition (optimistic locking)."},
-            "status": {"type": "string", "enum": STATUS_ENUM},
-            "source": _ref("Source"),
-            "category": _ref("Category"),
-            "level": {"type": "integer", "minimum": 1, "maximum": 4},
-            "colour": {"type": "string", "enum": [LEVEL_COLOURS[level] for level in sorted(LEVEL_COLOURS)]},
-            "level_confirmed": {
-                "type": "boolean",
-                "description": "False until a dispatcher triages the reported level.",
-            },
-            "school_id": STR,
-            "room_id": {"type": ["string", "null"]},
-            "lamp_ids": {"type": "array", "items": STR},
-            "description": STR,
-            "photos": {"type": "array", "items": STR},
-            "reporter": ANY_OBJECT,
-            "assignee_id": {"type": ["string", "null"]},
-            "owner_id": {"type": ["string", "null"]},
-            "merged_into": {"type": ["string", "null"]},
-            "reported_at": TIME,
-            "response_due": TIME,
-            "onsite_due": TIME,
-            "eta": _nullable(TIME),
-            "milestones": {
-                "type": "object",
-                "additionalProperties": {"type": "string"},
-                "description": "e.g. acknowledged_at, on_site_at, resolved_at, signed_off_at.",
-            },
-            "resolution": {"type": ["object", "null"]},
-            "sign_off": {"type": ["object", "null"]},
-            "sla": _obj({"response_met": {"type": ["boolean", "null"]}, "onsite_met": {"type": ["boolean", "null"]}}),
-            "updated_at": TIME,
-            "allowed_actions": {"type": "array", "items": STR, "description": "What the caller may do next."},
-        },
-        optional=("allowed_actions",),
-    ),
-    "TicketEvent": _obj(
-        {
-            "seq": INT,
-            "at": TIME,
-            "actor": STR,
-            "actor_role": STR,
-            "action": STR,
-            "from_status": {"type": ["string", "null"]},
-            "to_status": STR,
-            "before": ANY_OBJECT,
-            "after": ANY_OBJECT,
-            "note": STR,
-        }
-    ),
-    "SchoolPage": _page("School"),
-    "LampPage": _page("Lamp"),
-    "LampHistoryPage": _page(
-        "LampHistoryEntry",
-        lamp=_obj(
-            {
-                "lamp_id": STR,
-                "asset_no": STR,
-                "status": STR,
-                "predecessor_id": {"type": ["string", "null"], "description": "The unit this one replaced."},
-                "successor_id": {"type": ["string", "null"], "description": "The unit that replaced this one."},
-            }
-        ),
-    ),
-    "TicketPage": _page("Ticket"),
-    "TicketEventPage": _page("TicketEvent"),
-}
-RESPONSE_SCHEMAS["SchoolWithRooms"] = _obj(
-    {**RESPONSE_SCHEMAS["School"]["properties"], "rooms": {"type": "array", "items": _ref("Room")}}
-)
-
-# operationId -> (success status, schema name or media type)
-RESPONSES: dict[str, tuple[int, str]] = {
-    "getHealth": (200, "Health"),
-    "createContract": (201, "Contract"),
-    "getContract": (200, "Contract"),
-    "createSchool": (201, "School"),
-    "listSchools": (200, "SchoolPage"),
-    "getSchool": (200, "SchoolWithRooms"),
-    "listSchoolLamps": (200, "LampPage"),
-    "importLamps": (200, "ImportReport"),
-    "getQrLabels": (200, "application/pdf"),
-    "createLamp": (201, "Lamp"),
-    "getLamp": (200, "Lamp"),
-    "getLampHistory": (200, "LampHistoryPage"),
-    "rotateLampQrToken": (200, "Lamp"),
-    "replaceLamp": (201, "LampReplacement"),
-    "resolveQrToken": (200, "QrResolution"),
-    "createTicket": (201, "Ticket"),
-    "listTickets": (200, "TicketPage"),
-    "getTicket": (200, "Ticket"),
-    "transitionTicket": (200, "Ticket"),
-    "listTicketEvents": (200, "TicketEventPage"),
-}
+# Response bodies are the `*Out` models that services return, named by each route
+# (`Api.route(response=...)`); nothing about a response's shape is written here.
 
 # Refusals particular to an operation, beyond those every operation of its kind has.
 CONFLICTS: dict[str, str] = {
@@ -397,14 +110,15 @@ def _lifecycle_table() -> str:
     return "\n".join(lines)
 
 
-def _request_components(operations: list[Any]) -> dict[str, Any]:
+def _components(operations: list[Any]) -> dict[str, Any]:
+    """Every request and response schema the routes name, in one pass so shared models get one name."""
     from pydantic.json_schema import models_json_schema
 
     from chalicelib.handlers._api import schema
-    from chalicelib.schemas import Contact
 
-    names = sorted({op.body for op in operations if op.body})
-    models = [(schema(n), "validation") for n in names] + [(Contact, "serialization")]
+    requests = sorted({op.body for op in operations if op.body})
+    responses = sorted({op.response for op in operations if op.response and "/" not in op.response} | {"ErrorOut"})
+    models = [(schema(n), "validation") for n in requests] + [(schema(n), "serialization") for n in responses]
     _, top = models_json_schema(models, ref_template=REF)
     return _strip_titles(top["$defs"])
 
@@ -423,7 +137,7 @@ def _query_parameters(name: str) -> list[dict[str, Any]]:
 def _error_response(text: str) -> dict[str, Any]:
     return {
         "description": text,
-        "content": {"application/json": {"schema": _ref("Error")}},
+        "content": {"application/json": {"schema": _ref("ErrorOut")}},
         "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
     }
 
@@ -476,7 +190,9 @@ def _operation(op: Any) -> dict[str, Any]:
             },
         }
 
-    status, body = RESPONSES[op.operation_id]
+    status, body = op.status, op.response
+    if body is None:
+        raise SystemExit(f"{op.operation_id}: its route names no response schema (Api.route(response=...))")
     ok_content = (
         {body: {"schema": {"type": "string", "contentMediaType": body}}}
         if "/" in body
@@ -492,7 +208,7 @@ def _operation(op: Any) -> dict[str, Any]:
     if op.operation_id == "getHealth":
         responses["503"] = {
             "description": "The tables do not answer.",
-            "content": {"application/json": {"schema": _ref("Health")}},
+            "content": {"application/json": {"schema": _ref("HealthOut")}},
         }
     if op.query or op.body:
         responses["400"] = _error(400)
@@ -535,8 +251,7 @@ def build() -> dict[str, Any]:
     import app  # noqa: F401 - registers every route in OPERATIONS
     from chalicelib.handlers._api import OPERATIONS
 
-    components = _request_components(OPERATIONS)
-    components.update(copy.deepcopy(RESPONSE_SCHEMAS))
+    components = _components(OPERATIONS)
     paths: dict[str, Any] = {}
     for op in sorted(OPERATIONS, key=lambda o: (o.path, o.method)):
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, ValidationInfo, field_validator
@@ -31,7 +32,7 @@ def _calendar_date(value: object) -> object:
 Day = Annotated[dt.date, BeforeValidator(_calendar_date)]
 
 
-class LampStatus:
+class LampStatus(StrEnum):
     IN_SERVICE = "in_service"
     REPLACED = "replaced"
     RETIRED = "retired"

@@ -1,20 +1,27 @@
 """The ticket lifecycle as an explicit state machine (D-S1, D-S3, D-S6, D-O2, D-C1).
 
-Each action names the states it may start from, the state it leads to, the roles that
-may take it and its preconditions. `plan_transition` either returns the changes to
-apply or raises: Forbidden (role / not the assignee), IllegalTransition (state),
-InvalidInput (a required field is missing). Plain Python, no I/O.
+Each action names its request model (the API body, this module's input and the document's
+schema at once), the states it may start from, the state it leads to, the roles that may
+take it and its effect. `plan_transition` either returns the changes to apply or raises:
+Forbidden (role / not the assignee), IllegalTransition (state), InvalidInput (a rule about
+the content, e.g. an arrival in the past). Plain Python, no I/O.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.auth import Principal, Role
+from chalicelib.domain.assets import OptionalText, Text
 from chalicelib.domain.policy import ServicePolicy, deadlines_for
+from chalicelib.domain.tickets import Category
+from chalicelib.domain.types import Id, Level, Note, RequiredNote
 from chalicelib.errors import FieldProblem, Forbidden, IllegalTransition, InvalidInput
 
 
@@ -52,15 +59,201 @@ FIELD_ROLES = frozenset({Role.ENGINEER, Role.EXPERT})
 DISPATCH_ROLES = frozenset({Role.DISPATCHER, Role.ADMIN})
 
 
+# ---- one request model per action: the API's body, the domain's input and the document's schema ----
+
+
+class _Change(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    version: int = Field(ge=1, description="the ticket version this change is based on")
+    note: Note = ""
+
+    @classmethod
+    def missing_problem(cls) -> str:
+        """How a missing field is explained: which action needs it."""
+        return f"required for {get_args(cls.model_fields['action'].annotation)[0]}"
+
+
+class Triage(_Change):
+    """Confirm the fault level (and category); without a level the provisional one is confirmed."""
+
+    action: Literal["triage"]
+    level: Level | None = None
+    category: Category | None = None
+
+
+class Assign(_Change):
+    action: Literal["assign"]
+    assignee_id: Id
+
+
+class Acknowledge(_Change):
+    action: Literal["acknowledge"]
+
+
+class Depart(_Change):
+    action: Literal["depart"]
+    eta: dt.datetime | None = Field(default=None, description="expected arrival, with a time zone (D-S7)")
+
+    @field_validator("eta")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must include a time zone, e.g. 2026-11-24T09:30:00+08:00")
+        return value
+
+
+class Arrive(_Change):
+    action: Literal["arrive"]
+
+
+class Resolve(_Change):
+    action: Literal["resolve"]
+    note: RequiredNote
+
+
+class SignOff(_Change):
+    action: Literal["sign_off"]
+    signer_name: Text
+    signer_role: OptionalText = ""
+
+
+class Close(_Change):
+    action: Literal["close"]
+
+
+class Cancel(_Change):
+    action: Literal["cancel"]
+    note: RequiredNote
+
+
+class Merge(_Change):
+    action: Literal["merge"]
+    merge_into: Id
+
+
+class Reopen(_Change):
+    action: Literal["reopen"]
+    note: RequiredNote
+
+
+class ChangeLevel(_Change):
+    action: Literal["change_level"]
+    level: Level
+    category: Category | None = None
+
+
+TicketChange = Annotated[
+    Triage | Assign | Acknowledge | Depart | Arrive | Resolve | SignOff | Close | Cancel | Merge | Reopen | ChangeLevel,
+    Field(discriminator="action"),
+]
+
+
+@dataclass(frozen=True)
+class TicketState:
+    status: Status
+    level: int
+    assignee_id: str | None
+    reported_at: dt.datetime
+    ticket_id: str = ""
+    milestones: dict[str, str] = field(default_factory=dict)
+
+
+# ---- one effect per action: the fields it changes besides status and milestones ----------------
+
+Effect = Callable[[TicketState, Any, Principal, ServicePolicy | None, dt.datetime], dict[str, Any]]
+
+
+def _no_change(
+    state: TicketState, change: Any, actor: Principal, policy: ServicePolicy | None, now: dt.datetime
+) -> dict[str, Any]:
+    return {}
+
+
+def _set_level(
+    state: TicketState, change: Triage | ChangeLevel, actor: Principal, policy: ServicePolicy | None, now: dt.datetime
+) -> dict[str, Any]:
+    if policy is None:
+        raise ValueError("a level change needs the contract's policy")
+    level = change.level if change.level is not None else state.level
+    changes: dict[str, Any] = {"level": level, "level_confirmed": True}
+    changes.update(deadlines_for(policy, level, state.reported_at).model_dump())  # D-S3: from the report
+    if change.category:
+        changes["category"] = change.category.value
+    return changes
+
+
+def _assign(
+    state: TicketState, change: Assign, actor: Principal, policy: ServicePolicy | None, now: dt.datetime
+) -> dict[str, Any]:
+    if change.assignee_id == state.assignee_id and state.status == Status.ASSIGNED:
+        raise InvalidInput(
+            "the ticket is already assigned to this engineer", details=[FieldProblem("assignee_id", "unchanged")]
+        )
+    return {"assignee_id": change.assignee_id}
+
+
+def _depart(
+    state: TicketState, change: Depart, actor: Principal, policy: ServicePolicy | None, now: dt.datetime
+) -> dict[str, Any]:
+    if change.eta is None:
+        return {}
+    if change.eta < now:
+        raise InvalidInput("the expected arrival is in the past", details=[FieldProblem("eta", "in the past")])
+    return {"eta": change.eta}
+
+
+def _resolve(
+    state: TicketState, change: Resolve, actor: Principal, policy: ServicePolicy | None, now: dt.datetime
+) -> dict[str, Any]:
+    return {"resolution": {"note": change.note, "by": actor.sub, "at": now.isoformat()}}
+
+
+def _sign_off(
+    state: TicketState, change: SignOff, actor: Principal, policy: ServicePolicy | None, now: dt.datetime
+) -> dict[str, Any]:
+    return {
+        "sign_off": {
+            "signer_name": change.signer_name,
+            "signer_role": change.signer_role,
+            "recorded_by": actor.sub,
+            "at": now.isoformat(),
+        }
+    }
+
+
+def _merge(
+    state: TicketState, change: Merge, actor: Principal, policy: ServicePolicy | None, now: dt.datetime
+) -> dict[str, Any]:
+    if change.merge_into == state.ticket_id:
+        raise InvalidInput("a ticket cannot be merged into itself", details=[FieldProblem("merge_into", "same ticket")])
+    return {"merged_into": change.merge_into}
+
+
+def _reopen(
+    state: TicketState, change: Reopen, actor: Principal, policy: ServicePolicy | None, now: dt.datetime
+) -> dict[str, Any]:
+    return {"sign_off": {}}  # D-C1 + D-O2: the school signs again
+
+
 @dataclass(frozen=True)
 class Action:
     name: str
+    request: type[_Change]
     sources: frozenset[Status]
     target: Status | None  # None: the status does not change
     roles: frozenset[Role]
+    effect: Effect = _no_change
     assignee_only: bool = False  # field roles act only on tickets assigned to them
-    requires: tuple[str, ...] = ()
+    needs_policy: bool = False
     summary: str = ""
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        """The fields this action's request cannot do without (besides action and version)."""
+        return tuple(
+            n for n, f in self.request.model_fields.items() if f.is_required() and n not in ("action", "version")
+        )
 
 
 ACTIONS: dict[str, Action] = {
@@ -68,21 +261,26 @@ ACTIONS: dict[str, Action] = {
     for a in [
         Action(
             "triage",
+            Triage,
             frozenset({Status.REPORTED, Status.REOPENED}),
             Status.TRIAGED,
             DISPATCH_ROLES,
+            _set_level,
+            needs_policy=True,
             summary="confirm the fault level (and category)",
         ),
         Action(
             "assign",
+            Assign,
             frozenset({Status.TRIAGED, Status.ASSIGNED, Status.ACKNOWLEDGED, Status.EN_ROUTE, Status.REOPENED}),
             Status.ASSIGNED,
             DISPATCH_ROLES,
-            requires=("assignee_id",),
+            _assign,
             summary="assign or reassign an engineer",
         ),
         Action(
             "acknowledge",
+            Acknowledge,
             frozenset({Status.ASSIGNED}),
             Status.ACKNOWLEDGED,
             FIELD_ROLES,
@@ -91,14 +289,17 @@ ACTIONS: dict[str, Action] = {
         ),
         Action(
             "depart",
+            Depart,
             frozenset({Status.ACKNOWLEDGED}),
             Status.EN_ROUTE,
             FIELD_ROLES,
+            _depart,
             assignee_only=True,
             summary="travelling; tell the school the expected arrival (D-S7)",
         ),
         Action(
             "arrive",
+            Arrive,
             frozenset({Status.EN_ROUTE}),
             Status.ON_SITE,
             FIELD_ROLES,
@@ -107,24 +308,27 @@ ACTIONS: dict[str, Action] = {
         ),
         Action(
             "resolve",
+            Resolve,
             frozenset({Status.ACKNOWLEDGED, Status.ON_SITE}),
             Status.RESOLVED,
             FIELD_ROLES,
+            _resolve,
             assignee_only=True,
-            requires=("note",),
             summary="service restored, by phone or on site (D-S1)",
         ),
         Action(
             "sign_off",
+            SignOff,
             frozenset({Status.RESOLVED}),
             Status.SIGNED_OFF,
             FIELD_ROLES | {Role.DISPATCHER},
+            _sign_off,
             assignee_only=True,
-            requires=("signer_name",),
             summary="the school signs the work (D-O2)",
         ),
         Action(
             "close",
+            Close,
             frozenset({Status.SIGNED_OFF}),
             Status.CLOSED,
             frozenset({Role.DISPATCHER, Role.PROJECT_LEAD, Role.ADMIN}),
@@ -132,34 +336,38 @@ ACTIONS: dict[str, Action] = {
         ),
         Action(
             "cancel",
+            Cancel,
             frozenset({Status.REPORTED, Status.TRIAGED, Status.ASSIGNED, Status.ACKNOWLEDGED}),
             Status.CANCELLED,
             DISPATCH_ROLES,
-            requires=("note",),
             summary="not a fault, or reported in error",
         ),
         Action(
             "merge",
+            Merge,
             frozenset({Status.REPORTED, Status.TRIAGED}),
             Status.MERGED,
             DISPATCH_ROLES,
-            requires=("merge_into",),
+            _merge,
             summary="a duplicate of another open ticket",
         ),
         Action(
             "reopen",
+            Reopen,
             frozenset({Status.RESOLVED, Status.SIGNED_OFF, Status.CLOSED}),
             Status.REOPENED,
             frozenset({Role.DISPATCHER, Role.ADMIN, Role.MANAGER}),
-            requires=("note",),
+            _reopen,
             summary="the fault is back or the school is not satisfied (D-C1)",
         ),
         Action(
             "change_level",
+            ChangeLevel,
             OPEN_STATES,
             None,
             DISPATCH_ROLES,
-            requires=("level",),
+            _set_level,
+            needs_policy=True,
             summary="reclassify; deadlines follow the new level (D-S3)",
         ),
     ]
@@ -174,29 +382,6 @@ MILESTONE_OF = {
     "sign_off": "signed_off_at",
     "close": "closed_at",
 }
-
-
-@dataclass(frozen=True)
-class TicketState:
-    status: Status
-    level: int
-    assignee_id: str | None
-    reported_at: dt.datetime
-    ticket_id: str = ""
-    milestones: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TransitionInput:
-    action: str
-    note: str = ""
-    level: int | None = None
-    category: str | None = None
-    assignee_id: str | None = None
-    eta: dt.datetime | None = None
-    merge_into: str | None = None
-    signer_name: str | None = None
-    signer_role: str | None = None
 
 
 @dataclass
@@ -226,14 +411,11 @@ def _needs_assignee_check(action: Action, actor: Principal) -> bool:
 
 
 def plan_transition(
-    state: TicketState, request: TransitionInput, actor: Principal, policy: ServicePolicy, now: dt.datetime
+    state: TicketState, change: _Change, actor: Principal, policy: ServicePolicy | None, now: dt.datetime
 ) -> TransitionPlan:
-    action = ACTIONS.get(request.action)
-    if action is None:
-        raise InvalidInput(
-            f"unknown action '{request.action}'",
-            details=[FieldProblem("action", f"must be one of: {', '.join(ACTIONS)}")],
-        )
+    """Checks role, state and assignee (in that order: a refusal reveals no more than the caller may
+    know), then applies the action's effect. The request's own fields were validated by its model."""
+    action = ACTIONS[change.action]  # type: ignore[attr-defined]  # every request model has its action tag
     if not actor.has_any(action.roles):
         raise Forbidden(
             f"'{action.name}' needs one of the roles: {', '.join(sorted(action.roles))}",
@@ -246,50 +428,9 @@ def plan_transition(
         )
     if _needs_assignee_check(action, actor) and state.assignee_id != actor.sub:
         raise Forbidden(f"only the assigned engineer can {action.name} this ticket")
-    missing = [f for f in action.requires if getattr(request, f) in (None, "")]
-    if missing:
-        raise InvalidInput(
-            f"'{action.name}' needs {', '.join(missing)}",
-            details=[FieldProblem(f, f"required for {action.name}") for f in missing],
-        )
 
     to_status = action.target or state.status
-    changes: dict[str, Any] = {"status": to_status.value}
-    if action.name in ("triage", "change_level"):
-        level = request.level if request.level is not None else state.level
-        changes["level"] = level
-        changes["level_confirmed"] = True
-        changes.update(deadlines_for(policy, level, state.reported_at).model_dump())
-        if request.category:
-            changes["category"] = request.category
-    elif action.name == "assign":
-        if request.assignee_id == state.assignee_id and state.status == Status.ASSIGNED:
-            raise InvalidInput(
-                "the ticket is already assigned to this engineer", details=[FieldProblem("assignee_id", "unchanged")]
-            )
-        changes["assignee_id"] = request.assignee_id
-    elif action.name == "depart" and request.eta is not None:
-        if request.eta < now:
-            raise InvalidInput("the expected arrival is in the past", details=[FieldProblem("eta", "in the past")])
-        changes["eta"] = request.eta
-    elif action.name == "resolve":
-        changes["resolution"] = {"note": request.note, "by": actor.sub, "at": now.isoformat()}
-    elif action.name == "sign_off":
-        changes["sign_off"] = {
-            "signer_name": request.signer_name,
-            "signer_role": request.signer_role or "",
-            "recorded_by": actor.sub,
-            "at": now.isoformat(),
-        }
-    elif action.name == "merge":
-        if request.merge_into == state.ticket_id:
-            raise InvalidInput(
-                "a ticket cannot be merged into itself", details=[FieldProblem("merge_into", "same ticket")]
-            )
-        changes["merged_into"] = request.merge_into
-    elif action.name == "reopen":
-        changes["sign_off"] = {}
-
+    changes: dict[str, Any] = {"status": to_status.value, **action.effect(state, change, actor, policy, now)}
     milestone = MILESTONE_OF.get(action.name)
     if milestone and milestone not in state.milestones:
         changes["milestones"] = {**state.milestones, milestone: now.isoformat()}
@@ -297,3 +438,15 @@ def plan_transition(
     was_counting = state.status in FAULT_OPEN_STATES
     counts = to_status in FAULT_OPEN_STATES
     return TransitionPlan(action.name, state.status, to_status, changes, int(counts) - int(was_counting))
+
+
+def may_act(state: TicketState, action_name: str, actor: Principal) -> None:
+    """The role and assignee checks alone, before anything about the ticket (its version) is revealed."""
+    action = ACTIONS[action_name]
+    if not actor.has_any(action.roles):
+        raise Forbidden(
+            f"'{action.name}' needs one of the roles: {', '.join(sorted(action.roles))}",
+            extra={"required_roles": sorted(action.roles)},
+        )
+    if _needs_assignee_check(action, actor) and state.assignee_id != actor.sub:
+        raise Forbidden(f"only the assigned engineer can {action.name} this ticket")

@@ -10,7 +10,7 @@ from chalicelib.services.health import check_health
 api = Api(__name__)
 
 
-@api.route("/health", "GET", operation_id="getHealth", roles=None)
+@api.route("/health", "GET", operation_id="getHealth", response="HealthOut", roles=None)
 def get_health(ctx: RequestContext) -> Any:
     """Version and whether the tables answer. No auth."""
     reachable, body = check_health()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chalice import Response
 
@@ -11,9 +11,24 @@ from chalicelib.handlers._api import Api, RequestContext
 from chalicelib.lazy import lazy_module
 from chalicelib.media_types import EQUIPMENT_LIST_TYPES, PDF
 
-imports = lazy_module("chalicelib.services.imports")
-labels = lazy_module("chalicelib.services.labels")
-registry = lazy_module("chalicelib.services.registry")
+if TYPE_CHECKING:  # mypy checks every call against the service's signature; at run time they load on first use
+    from chalicelib.schemas import (
+        ContractOut,
+        ImportReportOut,
+        LampHistoryPageOut,
+        LampOut,
+        LampPageOut,
+        LampReplacementOut,
+        QrResolutionOut,
+        SchoolOut,
+        SchoolPageOut,
+        SchoolWithRoomsOut,
+    )
+    from chalicelib.services import imports, labels, registry
+else:
+    imports = lazy_module("chalicelib.services.imports")
+    labels = lazy_module("chalicelib.services.labels")
+    registry = lazy_module("chalicelib.services.registry")
 
 api = Api(__name__)
 
@@ -22,38 +37,57 @@ REGISTRARS = [Role.ADMIN, Role.DISPATCHER, Role.PROJECT_LEAD]
 STAFF = list(Role)
 
 
-@api.route("/contracts", "POST", operation_id="createContract", roles=ADMINS, body="ContractIn", status=201)
-def create_contract(ctx: RequestContext) -> Any:
+@api.route(
+    "/contracts",
+    "POST",
+    operation_id="createContract",
+    response="ContractOut",
+    roles=ADMINS,
+    body="ContractIn",
+    status=201,
+)
+def create_contract(ctx: RequestContext) -> ContractOut:
     """A contract with its service policy and warranty terms; DOMAIN's tables are the defaults."""
     return registry.create_contract(ctx.body)
 
 
-@api.route("/contracts/{contract_id}", "GET", operation_id="getContract", roles=STAFF)
-def get_contract(ctx: RequestContext, contract_id: str) -> Any:
+@api.route("/contracts/{contract_id}", "GET", operation_id="getContract", response="ContractOut", roles=STAFF)
+def get_contract(ctx: RequestContext, contract_id: str) -> ContractOut:
     """One contract."""
     return registry.get_contract(contract_id)
 
 
-@api.route("/schools", "POST", operation_id="createSchool", roles=ADMINS, body="SchoolIn", status=201)
-def create_school(ctx: RequestContext) -> Any:
+@api.route(
+    "/schools", "POST", operation_id="createSchool", response="SchoolOut", roles=ADMINS, body="SchoolIn", status=201
+)
+def create_school(ctx: RequestContext) -> SchoolOut:
     """A school with its address, GPS position, contacts and site hazard notes (D-O5)."""
     return registry.create_school(ctx.body)
 
 
-@api.route("/schools", "GET", operation_id="listSchools", roles=STAFF, query="SchoolListQuery")
-def list_schools(ctx: RequestContext) -> Any:
+@api.route(
+    "/schools", "GET", operation_id="listSchools", response="SchoolPageOut", roles=STAFF, query="SchoolListQuery"
+)
+def list_schools(ctx: RequestContext) -> SchoolPageOut:
     """Schools by name, optionally of one contract; paginated."""
     return registry.list_schools(ctx.query)
 
 
-@api.route("/schools/{school_id}", "GET", operation_id="getSchool", roles=STAFF)
-def get_school(ctx: RequestContext, school_id: str) -> Any:
+@api.route("/schools/{school_id}", "GET", operation_id="getSchool", response="SchoolWithRoomsOut", roles=STAFF)
+def get_school(ctx: RequestContext, school_id: str) -> SchoolWithRoomsOut:
     """One school and its rooms."""
     return registry.get_school(school_id)
 
 
-@api.route("/schools/{school_id}/lamps", "GET", operation_id="listSchoolLamps", roles=STAFF, query="LampListQuery")
-def list_school_lamps(ctx: RequestContext, school_id: str) -> Any:
+@api.route(
+    "/schools/{school_id}/lamps",
+    "GET",
+    operation_id="listSchoolLamps",
+    response="LampPageOut",
+    roles=STAFF,
+    query="LampListQuery",
+)
+def list_school_lamps(ctx: RequestContext, school_id: str) -> LampPageOut:
     """A school's lamps in room and position order, optionally of one room; paginated."""
     return registry.list_lamps(school_id, ctx.query.room_id, ctx.query)
 
@@ -62,12 +96,13 @@ def list_school_lamps(ctx: RequestContext, school_id: str) -> Any:
     "/schools/{school_id}/lamps/import",
     "POST",
     operation_id="importLamps",
+    response="ImportReportOut",
     roles=REGISTRARS,
     query="ImportQuery",
     raw_body=True,
     content_types=[*EQUIPMENT_LIST_TYPES, "application/json"],
 )
-def import_lamps(ctx: RequestContext, school_id: str) -> Any:
+def import_lamps(ctx: RequestContext, school_id: str) -> ImportReportOut:
     """Imports a school's equipment list (CSV or XLSX), idempotent by serial.
 
     Bad rows are reported by row, column and problem. `mode=partial` (default) imports the good rows;
@@ -78,8 +113,15 @@ def import_lamps(ctx: RequestContext, school_id: str) -> Any:
     return imports.import_lamps(school_id, ctx.raw_body, content_type, ctx.query.mode, ctx.principal)
 
 
-@api.route("/schools/{school_id}/qr-labels", "GET", operation_id="getQrLabels", roles=REGISTRARS, query="LabelsQuery")
-def get_qr_labels(ctx: RequestContext, school_id: str) -> Any:
+@api.route(
+    "/schools/{school_id}/qr-labels",
+    "GET",
+    operation_id="getQrLabels",
+    response="application/pdf",
+    roles=REGISTRARS,
+    query="LabelsQuery",
+)
+def get_qr_labels(ctx: RequestContext, school_id: str) -> Response:
     """A printable A4 PDF of QR labels for a school, or one room of it.
 
     One label per lamp in service: school, room, lamp number and the QR code of its report URL.
@@ -92,26 +134,33 @@ def get_qr_labels(ctx: RequestContext, school_id: str) -> Any:
     )
 
 
-@api.route("/lamps", "POST", operation_id="createLamp", roles=REGISTRARS, body="LampIn", status=201)
-def create_lamp(ctx: RequestContext) -> Any:
+@api.route("/lamps", "POST", operation_id="createLamp", response="LampOut", roles=REGISTRARS, body="LampIn", status=201)
+def create_lamp(ctx: RequestContext) -> LampOut:
     """Registers one lamp; its QR token is random and its warranty end derived (D-A1, D-W1)."""
     return registry.create_lamp(ctx.body, ctx.principal)
 
 
-@api.route("/lamps/{lamp_id}", "GET", operation_id="getLamp", roles=STAFF)
-def get_lamp(ctx: RequestContext, lamp_id: str) -> Any:
+@api.route("/lamps/{lamp_id}", "GET", operation_id="getLamp", response="LampOut", roles=STAFF)
+def get_lamp(ctx: RequestContext, lamp_id: str) -> LampOut:
     """One lamp, with its warranty state and open faults."""
     return registry.get_lamp(lamp_id)
 
 
-@api.route("/lamps/{lamp_id}/history", "GET", operation_id="getLampHistory", roles=STAFF, query="PageQuery")
-def get_lamp_history(ctx: RequestContext, lamp_id: str) -> Any:
+@api.route(
+    "/lamps/{lamp_id}/history",
+    "GET",
+    operation_id="getLampHistory",
+    response="LampHistoryPageOut",
+    roles=STAFF,
+    query="PageQuery",
+)
+def get_lamp_history(ctx: RequestContext, lamp_id: str) -> LampHistoryPageOut:
     """Every ticket, visit, part swap and label change of a lamp, oldest first (D-A2)."""
     return registry.get_lamp_history(lamp_id, ctx.query)
 
 
-@api.route("/lamps/{lamp_id}/qr-token", "POST", operation_id="rotateLampQrToken", roles=REGISTRARS)
-def rotate_lamp_qr_token(ctx: RequestContext, lamp_id: str) -> Any:
+@api.route("/lamps/{lamp_id}/qr-token", "POST", operation_id="rotateLampQrToken", response="LampOut", roles=REGISTRARS)
+def rotate_lamp_qr_token(ctx: RequestContext, lamp_id: str) -> LampOut:
     """Issues a new QR token; the old printed label stops working at once."""
     return registry.rotate_qr_token(lamp_id, ctx.principal)
 
@@ -120,16 +169,17 @@ def rotate_lamp_qr_token(ctx: RequestContext, lamp_id: str) -> Any:
     "/lamps/{lamp_id}/replacement",
     "POST",
     operation_id="replaceLamp",
+    response="LampReplacementOut",
     roles=[Role.ENGINEER, Role.EXPERT, Role.DISPATCHER, Role.ADMIN],
     body="LampReplacementIn",
     status=201,
 )
-def replace_lamp(ctx: RequestContext, lamp_id: str) -> Any:
+def replace_lamp(ctx: RequestContext, lamp_id: str) -> LampReplacementOut:
     """Replaces a unit: the old one keeps its history, the successor takes its room and position (D-A2)."""
     return registry.replace_lamp(lamp_id, ctx.body, ctx.principal)
 
 
-@api.route("/r/{qr_token}", "GET", operation_id="resolveQrToken", roles=None)
-def resolve_qr_token(ctx: RequestContext, qr_token: str) -> Any:
+@api.route("/r/{qr_token}", "GET", operation_id="resolveQrToken", response="QrResolutionOut", roles=None)
+def resolve_qr_token(ctx: RequestContext, qr_token: str) -> QrResolutionOut:
     """What a phone shows after scanning a label: the lamp, its school, any open fault. No login."""
     return registry.resolve_qr_token(qr_token)

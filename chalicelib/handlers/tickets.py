@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chalicelib.auth import Role
 from chalicelib.handlers._api import Api, RequestContext
 from chalicelib.lazy import lazy_module
 
-tickets = lazy_module("chalicelib.services.tickets")
+if TYPE_CHECKING:  # mypy checks every call against the service's signature; at run time it loads on first use
+    from chalicelib.schemas import TicketEventPageOut, TicketOut, TicketPageOut
+    from chalicelib.services import tickets
+else:
+    tickets = lazy_module("chalicelib.services.tickets")
 
 api = Api(__name__)
 
@@ -17,15 +21,24 @@ CREATORS = [Role.DISPATCHER, Role.ADMIN, Role.ENGINEER, Role.EXPERT, Role.PROJEC
 
 
 @api.route(
-    "/tickets", "POST", operation_id="createTicket", roles=CREATORS, body="TicketIn", status=201, idempotent=True
+    "/tickets",
+    "POST",
+    operation_id="createTicket",
+    response="TicketOut",
+    roles=CREATORS,
+    body="TicketIn",
+    status=201,
+    idempotent=True,
 )
-def create_ticket(ctx: RequestContext) -> Any:
+def create_ticket(ctx: RequestContext) -> TicketOut:
     """Opens a case for a fault, however it was found (D-O1); deadlines follow the level (D-S1)."""
     return tickets.create_ticket(ctx.body, ctx.principal)
 
 
-@api.route("/tickets", "GET", operation_id="listTickets", roles=STAFF, query="TicketListQuery")
-def list_tickets(ctx: RequestContext) -> Any:
+@api.route(
+    "/tickets", "GET", operation_id="listTickets", response="TicketPageOut", roles=STAFF, query="TicketListQuery"
+)
+def list_tickets(ctx: RequestContext) -> TicketPageOut:
     """Tickets by school, assignee, status or level, oldest on-site deadline first; paginated.
 
     Engineers and experts see only tickets assigned to them.
@@ -33,16 +46,21 @@ def list_tickets(ctx: RequestContext) -> Any:
     return tickets.list_tickets(ctx.query, ctx.principal)
 
 
-@api.route("/tickets/{ticket_id}", "GET", operation_id="getTicket", roles=STAFF)
-def get_ticket(ctx: RequestContext, ticket_id: str) -> Any:
+@api.route("/tickets/{ticket_id}", "GET", operation_id="getTicket", response="TicketOut", roles=STAFF)
+def get_ticket(ctx: RequestContext, ticket_id: str) -> TicketOut:
     """One ticket by id or by reference (T-2026-000123), with what the caller may do next."""
     return tickets.get_ticket(ticket_id, ctx.principal)
 
 
 @api.route(
-    "/tickets/{ticket_id}/transitions", "POST", operation_id="transitionTicket", roles=STAFF, body="TransitionIn"
+    "/tickets/{ticket_id}/transitions",
+    "POST",
+    operation_id="transitionTicket",
+    response="TicketOut",
+    roles=STAFF,
+    body="TransitionIn",
 )
-def transition_ticket(ctx: RequestContext, ticket_id: str) -> Any:
+def transition_ticket(ctx: RequestContext, ticket_id: str) -> TicketOut:
     """Moves a ticket through its lifecycle (see the table above); send the version you read.
 
     A stale version is 409 `stale_version` with `current_version`; an action the state does not allow
@@ -51,7 +69,14 @@ def transition_ticket(ctx: RequestContext, ticket_id: str) -> Any:
     return tickets.transition_ticket(ticket_id, ctx.body, ctx.principal)
 
 
-@api.route("/tickets/{ticket_id}/events", "GET", operation_id="listTicketEvents", roles=STAFF, query="PageQuery")
-def list_ticket_events(ctx: RequestContext, ticket_id: str) -> Any:
+@api.route(
+    "/tickets/{ticket_id}/events",
+    "GET",
+    operation_id="listTicketEvents",
+    response="TicketEventPageOut",
+    roles=STAFF,
+    query="PageQuery",
+)
+def list_ticket_events(ctx: RequestContext, ticket_id: str) -> TicketEventPageOut:
     """The ticket's audit trail, oldest first: who, when, action, before and after, note."""
     return tickets.list_ticket_events(ticket_id, ctx.query, ctx.principal)

@@ -1,22 +1,25 @@
-"""Named access patterns over the registry and ticket tables, and error translation.
+"""Named access patterns over the registry and ticket tables: every read and every write.
 
-Services call these; nothing above this module touches pynamodb. Every list is a
-Query on a key or an index, paginated by DynamoDB's own LastEvaluatedKey.
+Services call these; nothing above `chalicelib/models/` touches pynamodb. Every list is a
+Query on a key or an index, paginated by DynamoDB's own LastEvaluatedKey. Every write that
+changes more than one item is one transaction assembled here, with its conditions and
+counters; a refused transaction becomes the domain error its cancellation reasons explain
+(`transactions.TransactionRefused`), never a guess.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import GetError, PutError, QueryError, TransactWriteError
+from pynamodb.exceptions import QueryError
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.assets import room_prefix
-from chalicelib.errors import Conflict, FieldProblem, InvalidQuery, NotFound
+from chalicelib.domain.assets import LampStatus, room_prefix
+from chalicelib.errors import Conflict, DomainError, FieldProblem, InvalidQuery, NotFound, StaleVersion, WriteConflict
 from chalicelib.models.base import bind_tables
 from chalicelib.models.registry import (
     ContractModel,
@@ -28,7 +31,8 @@ from chalicelib.models.registry import (
     UniqueKeyModel,
     UserModel,
 )
-from chalicelib.models.tickets import TicketEventModel, TicketModel
+from chalicelib.models.tickets import DIMENSION_ORDER, LIST_INDEXES, TicketEventModel, TicketModel
+from chalicelib.models.transactions import Transaction, TransactionRefused
 
 T = TypeVar("T", bound=Model)
 
@@ -125,18 +129,6 @@ def get_user(user_id: str) -> UserModel:
     return _get(UserModel, user_id, what="user")
 
 
-def put_new(item: Model, *, conflict_message: str) -> None:
-    """Creates an item that must not exist yet."""
-    bind_tables()
-    hash_attr = item._hash_keyname
-    try:
-        item.save(condition=getattr(type(item), hash_attr).does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise Conflict(conflict_message) from exc
-        raise
-
-
 def query_schools(contract_id: str | None, limit: int, cursor: dict[str, Any] | None) -> Page[SchoolModel]:
     bind_tables()
     if contract_id:
@@ -213,25 +205,269 @@ def registered_serials(serials: Iterable[str]) -> dict[str, UniqueKeyModel]:
     return {u.key.removeprefix("serial#"): u for u in UniqueKeyModel.batch_get(keys)}
 
 
-def batch_put(items: Iterable[Model]) -> None:
-    """Unconditional writes in batches of 25 (imports of rows already checked for uniqueness)."""
+def add_rooms(rooms: Iterable[RoomModel]) -> None:
+    """Rooms named by an import; writing one twice is harmless (same key, same content)."""
     bind_tables()
-    by_model: dict[type[Model], list[Model]] = {}
-    for item in items:
-        by_model.setdefault(type(item), []).append(item)
-    for model, group in by_model.items():
-        with model.batch_write() as batch:
-            for item in group:
-                batch.save(item)
+    with RoomModel.batch_write() as batch:
+        for room in rooms:
+            batch.save(room)
 
 
-def transact(write: Any) -> None:
-    """Runs `write(transaction)` as one DynamoDB transaction: all of it happens or none."""
-    with TransactWrite(connection=_connection()) as transaction:
-        write(transaction)
+def _commit(tx: Transaction) -> None:
+    tx.commit(_connection())
+
+
+def _unexpected(exc: TransactionRefused, what: str) -> DomainError:
+    """A refusal no rule explains: another writer held an item, or records are out of step."""
+    if exc.contended:
+        return WriteConflict(f"{what} is being changed by another request; retry")
+    return WriteConflict(
+        f"{what} could not be written: its stored records are out of step; reload and retry",
+        extra={"refused": exc.failed},
+    )
+
+
+def serial_guard(lamp: LampModel) -> UniqueKeyModel:
+    """A serial is registered once (D-A1); the guard also says where, so re-imports need no lamp reads."""
+    return UniqueKeyModel(
+        f"serial#{lamp.serial}", owner_id=lamp.lamp_id, scope=lamp.school_id, place=f"{lamp.room_id}#{lamp.position}"
+    )
+
+
+def history_entry(
+    lamp_id: str,
+    at: dt.datetime,
+    kind: str,
+    *,
+    ref: str = "",
+    actor: str = "",
+    summary: str = "",
+    data: dict[str, Any] | None = None,
+) -> LampHistoryModel:
+    """One line of a lamp's maintenance record (D-A2), keyed to sort chronologically."""
+    return LampHistoryModel(
+        lamp_id,
+        f"{at.isoformat()}#{kind}#{ref}",
+        at=at,
+        kind=kind,
+        ref=ref,
+        actor=actor,
+        summary=summary,
+        data=data or {},
+    )
+
+
+def _serial_taken(serial: str) -> Conflict:
+    return Conflict(
+        f"a lamp with serial '{serial}' is already registered", details=[FieldProblem("serial", "already registered")]
+    )
+
+
+def create_contract(contract: ContractModel) -> None:
+    """Contract codes are unique, like school codes (D-A4: records of projects never mix)."""
+    tx = Transaction()
+    tx.put(contract, condition=ContractModel.contract_id.does_not_exist(), label="contract")
+    tx.put(
+        UniqueKeyModel(f"contract-code#{contract.code.upper()}", owner_id=contract.contract_id),
+        condition=UniqueKeyModel.key.does_not_exist(),
+        label="code",
+    )
+    try:
+        _commit(tx)
+    except TransactionRefused as exc:
+        if "code" in exc.failed:
+            raise Conflict(
+                f"a contract with code '{contract.code}' already exists",
+                details=[FieldProblem("code", "already used by another contract")],
+            ) from exc
+        raise _unexpected(exc, "the contract") from exc
+
+
+def create_school(school: SchoolModel) -> None:
+    tx = Transaction()
+    tx.put(school, condition=SchoolModel.school_id.does_not_exist(), label="school")
+    tx.put(
+        UniqueKeyModel(f"school-code#{school.code.upper()}", owner_id=school.school_id),
+        condition=UniqueKeyModel.key.does_not_exist(),
+        label="code",
+    )
+    try:
+        _commit(tx)
+    except TransactionRefused as exc:
+        if "code" in exc.failed:
+            raise Conflict(
+                f"a school with code '{school.code}' already exists",
+                details=[FieldProblem("code", "already used by another school")],
+            ) from exc
+        raise _unexpected(exc, "the school") from exc
+
+
+def _add_lamp(tx: Transaction, lamp: LampModel, history: LampHistoryModel) -> None:
+    tx.put(lamp, condition=LampModel.lamp_id.does_not_exist(), label=f"lamp:{lamp.lamp_id}")
+    tx.put(serial_guard(lamp), condition=UniqueKeyModel.key.does_not_exist(), label=f"serial:{lamp.serial}")
+    tx.put(history, label=f"history:{lamp.lamp_id}")
+
+
+def register_lamp(lamp: LampModel, history: LampHistoryModel, new_room: RoomModel | None) -> None:
+    """The lamp, its serial guard and its first history entry, and its room if new: all or nothing."""
+    tx = Transaction()
+    _add_lamp(tx, lamp, history)
+    if new_room is not None:
+        tx.put(new_room, label="room")
+    try:
+        _commit(tx)
+    except TransactionRefused as exc:
+        if exc.failed_with("serial:"):
+            raise _serial_taken(lamp.serial) from exc
+        raise _unexpected(exc, "the lamp") from exc
+
+
+LAMPS_PER_TRANSACTION = 33  # lamp, serial guard, history entry: 99 items of DynamoDB's 100
+
+
+def register_lamps(lamps: Sequence[tuple[LampModel, LampHistoryModel]]) -> list[LampModel]:
+    """Registers lamps in transactions of 33; returns the lamps refused because their serial was
+    registered meanwhile. A refused chunk is retried without the serials its refusal names, so
+    every lamp is either created or returned: an import report always adds up."""
+    refused: list[LampModel] = []
+    for start in range(0, len(lamps), LAMPS_PER_TRANSACTION):
+        chunk = list(lamps[start : start + LAMPS_PER_TRANSACTION])
+        while chunk:
+            tx = Transaction()
+            for lamp, history in chunk:
+                _add_lamp(tx, lamp, history)
+            try:
+                _commit(tx)
+                break
+            except TransactionRefused as exc:
+                taken = set(exc.failed_with("serial:"))
+                if not taken and not exc.contended:
+                    raise _unexpected(exc, "the import") from exc
+                refused += [lamp for lamp, _ in chunk if lamp.serial in taken]
+                chunk = [(lamp, history) for lamp, history in chunk if lamp.serial not in taken]
+    return refused
+
+
+def rotate_qr_token(lamp: LampModel, token: str, history: LampHistoryModel) -> None:
+    tx = Transaction()
+    tx.update(lamp, [LampModel.qr_token.set(token)], condition=LampModel.lamp_id.exists(), label="lamp")
+    tx.put(history, label="history")
+    try:
+        _commit(tx)
+    except TransactionRefused as exc:
+        raise _unexpected(exc, "the lamp") from exc
+    lamp.qr_token = token
+
+
+def replace_lamp(old: LampModel, new: LampModel, old_history: LampHistoryModel, new_history: LampHistoryModel) -> None:
+    """D-A2: the old unit leaves its place (and the location index) as the new one takes it."""
+    tx = Transaction()
+    tx.update(
+        old,
+        [
+            LampModel.status.set(LampStatus.REPLACED.value),
+            LampModel.successor_id.set(new.lamp_id),
+            LampModel.location_key.remove(),
+        ],
+        condition=(LampModel.status == LampStatus.IN_SERVICE.value) & LampModel.successor_id.does_not_exist(),
+        label="old",
+    )
+    _add_lamp(tx, new, new_history)
+    tx.put(old_history, label="old_history")
+    try:
+        _commit(tx)
+    except TransactionRefused as exc:
+        if exc.failed_with("serial:"):
+            raise _serial_taken(new.serial) from exc
+        if "old" in exc.failed:
+            raise Conflict(f"lamp '{old.lamp_id}' changed while it was being replaced; reload and retry") from exc
+        raise _unexpected(exc, "the lamp") from exc
+    old.status, old.successor_id, old.location_key = LampStatus.REPLACED.value, new.lamp_id, None
 
 
 # ---- tickets ----------------------------------------------------------------------------
+
+
+def due_key(onsite_due: dt.datetime, ticket_id: str) -> str:
+    return f"{onsite_due.astimezone(dt.UTC).isoformat()}#{ticket_id}"
+
+
+def _set_list_keys(ticket: TicketModel) -> None:
+    """Keeps every list index in step with the ticket's school, assignee, status, level and deadline."""
+    ticket.level_key = str(int(ticket.level))
+    ticket.due_key = due_key(ticket.onsite_due, ticket.ticket_id)
+    values = {
+        "school_id": ticket.school_id,
+        "assignee_id": ticket.assignee_id,
+        "status": ticket.status,
+        "level": ticket.level_key,
+    }
+    for dimensions, (_, attribute) in LIST_INDEXES.items():
+        if len(dimensions) < 2:
+            continue
+        parts = [values[d] for d in DIMENSION_ORDER if d in dimensions]
+        setattr(ticket, attribute, "#".join(parts) if all(parts) else None)  # sparse: no assignee, no entry
+
+
+def open_ticket(ticket: TicketModel, event: TicketEventModel, lamp_histories: Sequence[LampHistoryModel]) -> None:
+    """The ticket, its first audit event, +1 open fault on each lamp and each lamp's history line."""
+    _set_list_keys(ticket)
+    tx = Transaction()
+    tx.put(ticket, label="ticket")
+    tx.put(event, condition=TicketEventModel.seq.does_not_exist(), label="event")
+    for history in lamp_histories:
+        tx.update(
+            LampModel(history.lamp_id),
+            [LampModel.open_tickets.add(1)],
+            condition=LampModel.lamp_id.exists() & LampModel.successor_id.does_not_exist(),
+            label=f"lamp:{history.lamp_id}",
+        )
+        tx.put(history, label=f"history:{history.lamp_id}")
+    try:
+        _commit(tx)
+    except TransactionRefused as exc:
+        if exc.failed_with("lamp:"):
+            raise Conflict(
+                "a lamp of this ticket was replaced meanwhile; reload and retry",
+                details=[FieldProblem("lamp_ids", f"'{lamp}' was replaced") for lamp in exc.failed_with("lamp:")],
+            ) from exc
+        raise _unexpected(exc, "the ticket") from exc
+
+
+def apply_transition(
+    ticket: TicketModel,
+    event: TicketEventModel,
+    lamp_ids: Sequence[str],
+    open_fault_delta: int,
+    lamp_histories: Sequence[LampHistoryModel],
+) -> None:
+    """Writes a changed ticket (its VersionAttribute: only if nobody changed it since it was read),
+    its audit event, the open-fault counter of its lamps and their history lines, all or nothing.
+    A stale version is `StaleVersion` with the current version and status."""
+    _set_list_keys(ticket)
+    tx = Transaction()
+    tx.put(ticket, label="ticket")
+    tx.put(event, condition=TicketEventModel.seq.does_not_exist(), label="event")
+    if open_fault_delta:
+        for lamp_id in lamp_ids:
+            tx.update(
+                LampModel(lamp_id),
+                [LampModel.open_tickets.add(open_fault_delta)],
+                condition=LampModel.lamp_id.exists(),
+                label=f"lamp:{lamp_id}",
+            )
+    for history in lamp_histories:
+        tx.put(history, label=f"history:{history.lamp_id}")
+    try:
+        _commit(tx)
+    except TransactionRefused as exc:
+        if "ticket" in exc.failed:
+            current = get_ticket(ticket.ticket_id)
+            raise StaleVersion(
+                "the ticket was changed by someone else meanwhile; reload it",
+                extra={"current_version": current.version, "current_status": current.status},
+            ) from exc
+        raise _unexpected(exc, "the ticket") from exc
 
 
 def get_ticket(ticket_id: str) -> TicketModel:
@@ -246,13 +482,27 @@ def find_ticket_by_ref(ref: str) -> TicketModel:
     return get_ticket(keys[0].ticket_id)
 
 
-def query_tickets(
-    index: str, key: str, *, filter_condition: Any, limit: int, cursor: dict[str, Any] | None
-) -> Page[TicketModel]:
+def list_index_for(dimensions: Iterable[str]) -> tuple[str, str] | None:
+    """The index answering a list by exactly these dimensions, or None if no index does."""
+    return LIST_INDEXES.get(frozenset(dimensions))
+
+
+def query_tickets(filters: dict[str, str], *, limit: int, cursor: dict[str, Any] | None) -> Page[TicketModel]:
+    """Tickets matching every filter (one or two of LIST_DIMENSIONS), oldest on-site deadline first.
+    One Query on the index of exactly that combination: a page is never shorter than `limit` unless
+    it is the last."""
     bind_tables()
-    gsi = getattr(TicketModel, index)
+    chosen = list_index_for(filters)
+    if chosen is None:
+        raise InvalidQuery(
+            "list tickets by one or two of: school_id, assignee_id, status, level",
+            details=[FieldProblem("query", f"the combination {', '.join(sorted(filters))} is not listed")],
+        )
+    index_name, _ = chosen
+    key = "#".join(filters[d] for d in DIMENSION_ORDER if d in filters)
+    gsi = getattr(TicketModel, index_name)
     cursor = _cursor(cursor, TicketModel, gsi, key)
-    return _page(gsi.query(key, filter_condition=filter_condition, limit=limit, last_evaluated_key=cursor))
+    return _page(gsi.query(key, limit=limit, last_evaluated_key=cursor))
 
 
 def query_ticket_events(ticket_id: str, limit: int, cursor: dict[str, Any] | None) -> Page[TicketEventModel]:
@@ -272,6 +522,4 @@ __all__ = [
     "TicketModel",
     "UniqueKeyModel",
     "UserModel",
-    "GetError",
-    "TransactWriteError",
 ]

@@ -1,7 +1,10 @@
 """Tickets (one case per fault, D-S6) and their append-only audit trail.
 
 List access patterns are GSIs ordered by `due_key` (the on-site deadline as ISO text,
-then the ticket id), so "oldest deadline first" is a plain forward Query.
+then the ticket id), so "oldest deadline first" is a plain forward Query. A list may name
+one or two of school, assignee, status and level: each such combination has its own index
+on a composite attribute (`school_status` = "<school>#<status>" ...), so every list is a
+Query on exactly what it returns, never a Query followed by a filter.
 """
 
 from __future__ import annotations
@@ -82,12 +85,45 @@ class TicketModel(Model):
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
+    # "<a>#<b>" of two list dimensions (see LIST_DIMENSIONS); written by access.set_list_keys
+    school_status = UnicodeAttribute(null=True)
+    school_level = UnicodeAttribute(null=True)
+    assignee_school = UnicodeAttribute(null=True)
+    assignee_status = UnicodeAttribute(null=True)
+    assignee_level = UnicodeAttribute(null=True)
+    status_level = UnicodeAttribute(null=True)
+
     by_ref = TicketsByRef()
     by_public_ref = TicketsByPublicRef()
     by_school = _due_index("by_school", "school_id")()
     by_assignee = _due_index("by_assignee", "assignee_id")()
     by_status = _due_index("by_status", "status")()
     by_level = _due_index("by_level", "level_key")()
+    by_school_status = _due_index("by_school_status", "school_status")()
+    by_school_level = _due_index("by_school_level", "school_level")()
+    by_assignee_school = _due_index("by_assignee_school", "assignee_school")()
+    by_assignee_status = _due_index("by_assignee_status", "assignee_status")()
+    by_assignee_level = _due_index("by_assignee_level", "assignee_level")()
+    by_status_level = _due_index("by_status_level", "status_level")()
+
+
+# A list's dimensions (query parameter -> the ticket attribute holding its value) and, for each
+# set of one or two of them, the index and attribute that answer exactly that list.
+LIST_DIMENSIONS = {"school_id": "school_id", "assignee_id": "assignee_id", "status": "status", "level": "level_key"}
+LIST_INDEXES: dict[frozenset[str], tuple[str, str]] = {
+    frozenset({"school_id"}): ("by_school", "school_id"),
+    frozenset({"assignee_id"}): ("by_assignee", "assignee_id"),
+    frozenset({"status"}): ("by_status", "status"),
+    frozenset({"level"}): ("by_level", "level_key"),
+    frozenset({"school_id", "status"}): ("by_school_status", "school_status"),
+    frozenset({"school_id", "level"}): ("by_school_level", "school_level"),
+    frozenset({"assignee_id", "school_id"}): ("by_assignee_school", "assignee_school"),
+    frozenset({"assignee_id", "status"}): ("by_assignee_status", "assignee_status"),
+    frozenset({"assignee_id", "level"}): ("by_assignee_level", "assignee_level"),
+    frozenset({"status", "level"}): ("by_status_level", "status_level"),
+}
+# The order of the parts in a composite value.
+DIMENSION_ORDER = ["assignee_id", "school_id", "status", "level"]
 
 
 class TicketEventModel(Model):

@@ -3,8 +3,9 @@
 Rows are validated first and reported as (row, column, problem), rows numbered as a
 spreadsheet shows them (the header is row 1). In `all_or_nothing` mode one bad row
 rejects the file and nothing is written; in `partial` mode the good rows are written.
-Each chunk of 33 lamps (lamp, serial guard, history entry: 99 items) is one
-transaction, so a serial registered concurrently can never be registered twice.
+Lamps are written in transactions of 33 (`access.register_lamps`), so a serial registered
+concurrently can never be registered twice; such a lamp is reported as a row error, so that
+created + unchanged + failed rows always add up to the rows read.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from chalicelib.domain import assets
 from chalicelib.errors import FieldProblem, ImportRejected, InvalidInput, RowError, UnsupportedMediaType
 from chalicelib.media_types import CSV_TYPES, EQUIPMENT_LIST_TYPES, XLSX_TYPE
 from chalicelib.models import access
-from chalicelib.models.access import LampModel, RoomModel, UniqueKeyModel
+from chalicelib.models.access import RoomModel
+from chalicelib.schemas import ImportReportOut, ImportRowErrorOut
 from chalicelib.services.ids import utcnow
-from chalicelib.services.registry import build_lamp, contract_warranty, history_entry, serial_guard
+from chalicelib.services.registry import build_lamp, contract_warranty
 
 CONTENT_TYPES = EQUIPMENT_LIST_TYPES
 MAX_ROWS = 10_000  # one import finishes well inside API Gateway's 29 s (see make bench)
-LAMPS_PER_TRANSACTION = 33
 
 
 # Excel on a Chinese Windows saves "CSV" as GBK; GB 18030 reads GBK and GB 2312 too.
@@ -138,7 +139,7 @@ def _validate(rows: list[dict[str, str]]) -> tuple[list[tuple[int, assets.LampSp
 
 def import_lamps(
     school_id: str, raw: bytes, content_type: str, mode: str, actor: Principal, now: dt.datetime | None = None
-) -> dict[str, Any]:
+) -> ImportReportOut:
     now = now or utcnow()
     school = access.get_school(school_id)
     rows = _read_rows(raw, content_type)
@@ -170,18 +171,26 @@ def import_lamps(
     if problems and mode == "all_or_nothing":
         raise ImportRejected(problems)
 
-    created = _write(school, new_specs, actor, now) if new_specs else 0
-    return {
-        "mode": mode,
-        "rows": sum(1 for r in rows if r),
-        "created": created,
-        "unchanged": unchanged,
-        "failed": len({p.row for p in problems}),
-        "errors": [{"row": p.row, "column": p.column, "problem": p.problem} for p in problems],
-    }
+    refused = _write(school, new_specs, actor, now) if new_specs else []
+    if refused:
+        problems += [
+            RowError(number, "serial", "registered by another request while this list was imported")
+            for number, spec in new_specs
+            if spec.serial in refused
+        ]
+        problems.sort(key=lambda p: (p.row, p.column))
+    return ImportReportOut(
+        mode=mode,
+        rows=sum(1 for r in rows if r),
+        created=len(new_specs) - len(refused),
+        unchanged=unchanged,
+        failed=len({p.row for p in problems}),
+        errors=[ImportRowErrorOut(row=p.row, column=p.column, problem=p.problem) for p in problems],
+    )
 
 
-def _write(school: Any, specs: list[tuple[int, assets.LampSpec]], actor: Principal, now: dt.datetime) -> int:
+def _write(school: Any, specs: list[tuple[int, assets.LampSpec]], actor: Principal, now: dt.datetime) -> set[str]:
+    """Registers the new lamps; returns the serials that another request registered meanwhile."""
     warranty = contract_warranty(access.get_contract(school.contract_id))
     known_rooms = {r.room_id for r in access.query_rooms(school.school_id)}
     new_rooms = {}
@@ -190,36 +199,22 @@ def _write(school: Any, specs: list[tuple[int, assets.LampSpec]], actor: Princip
             new_rooms[spec.room_id] = RoomModel(
                 school.school_id, spec.room_id, building=spec.building, floor=spec.floor, name=spec.room_id
             )
-    access.batch_put(new_rooms.values())
+    access.add_rooms(new_rooms.values())
     first_number = access.reserve_numbers(f"asset#{school.school_id}", len(specs))
     lamps = [build_lamp(spec, school, warranty, first_number + i, now) for i, (_, spec) in enumerate(specs)]
-    created = 0
-    for start in range(0, len(lamps), LAMPS_PER_TRANSACTION):
-        chunk = lamps[start : start + LAMPS_PER_TRANSACTION]
-        try:
-            access.transact(lambda tx, chunk=chunk: _write_chunk(tx, chunk, actor, now))
-            created += len(chunk)
-        except access.TransactWriteError:
-            # A serial in this chunk was registered meanwhile: fall back to one lamp at a time.
-            for lamp in chunk:
-                try:
-                    access.transact(lambda tx, lamp=lamp: _write_chunk(tx, [lamp], actor, now))
-                    created += 1
-                except access.TransactWriteError:
-                    continue
-    return created
-
-
-def _write_chunk(tx: Any, lamps: list[LampModel], actor: Principal, now: dt.datetime) -> None:
-    for lamp in lamps:
-        tx.save(lamp, condition=LampModel.lamp_id.does_not_exist())
-        tx.save(serial_guard(lamp), condition=UniqueKeyModel.key.does_not_exist())
-        tx.save(
-            history_entry(
-                lamp.lamp_id,
-                now,
-                "registered",
-                actor=actor.sub,
-                summary=f"imported into {lamp.room_id} position {lamp.position}",
+    refused = access.register_lamps(
+        [
+            (
+                lamp,
+                access.history_entry(
+                    lamp.lamp_id,
+                    now,
+                    "registered",
+                    actor=actor.sub,
+                    summary=f"imported into {lamp.room_id} position {lamp.position}",
+                ),
             )
-        )
+            for lamp in lamps
+        ]
+    )
+    return {lamp.serial for lamp in refused}

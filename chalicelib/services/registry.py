@@ -1,107 +1,124 @@
-"""Contracts, schools, rooms and lamps: registration, QR tokens, history, replacement (D-A1..D-A4)."""
+"""Contracts, schools, rooms and lamps: registration, QR tokens, history, replacement (D-A1..D-A4).
+
+Use cases only: the reads and writes are named functions of `chalicelib.models.access`,
+which assembles the transactions; the rules come from `chalicelib.domain`. Each function
+returns the response model (`*Out`) that the OpenAPI document is generated from.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from chalicelib.auth import Principal
 from chalicelib.domain import assets
 from chalicelib.domain.policy import ServicePolicy, WarrantyTerms, in_warranty, warranty_end
-from chalicelib.errors import Conflict, FieldProblem
+from chalicelib.errors import Conflict
 from chalicelib.models import access
-from chalicelib.models.access import (
-    ContractModel,
-    LampHistoryModel,
-    LampModel,
-    RoomModel,
-    SchoolModel,
-    UniqueKeyModel,
-)
+from chalicelib.models.access import ContractModel, LampHistoryModel, LampModel, RoomModel, SchoolModel
 from chalicelib.models.registry import ContactAttribute
-from chalicelib.schemas import ContractIn, LampIn, LampReplacementIn, PageQuery, SchoolIn, SchoolListQuery
+from chalicelib.schemas import (
+    ContactOut,
+    ContractIn,
+    ContractOut,
+    LampHistoryEntryOut,
+    LampHistoryLampOut,
+    LampHistoryPageOut,
+    LampIn,
+    LampOut,
+    LampPageOut,
+    LampReplacementIn,
+    LampReplacementOut,
+    LampWarrantyOut,
+    PageQuery,
+    QrLampOut,
+    QrResolutionOut,
+    QrSchoolOut,
+    RoomOut,
+    SchoolIn,
+    SchoolListQuery,
+    SchoolOut,
+    SchoolPageOut,
+    SchoolWithRoomsOut,
+)
 from chalicelib.services.ids import new_id, utcnow
-from chalicelib.services.paging import decode_cursor, page_view
+from chalicelib.services.paging import decode_cursor, encode_cursor
 from chalicelib.settings import get_settings
 
 # ---- views ----------------------------------------------------------------------------
 
 
-def contract_view(c: ContractModel) -> dict[str, Any]:
-    return {
-        "contract_id": c.contract_id,
-        "code": c.code,
-        "name": c.name,
-        "customer": c.customer,
-        "policy": c.policy,
-        "warranty": c.warranty,
-        "created_at": c.created_at,
-    }
+def contract_view(c: ContractModel) -> ContractOut:
+    return ContractOut(
+        contract_id=c.contract_id,
+        code=c.code,
+        name=c.name,
+        customer=c.customer,
+        policy=contract_policy(c),
+        warranty=contract_warranty(c),
+        created_at=c.created_at,
+    )
 
 
-def school_view(s: SchoolModel) -> dict[str, Any]:
-    return {
-        "school_id": s.school_id,
-        "contract_id": s.contract_id,
-        "code": s.code,
-        "name": s.name,
-        "address": s.address,
-        "latitude": s.latitude,
-        "longitude": s.longitude,
-        "contacts": [c.as_dict() for c in s.contacts],
-        "hazards": list(s.hazards),
-        "created_at": s.created_at,
-    }
-
-
-def room_view(r: RoomModel) -> dict[str, Any]:
-    return {"room_id": r.room_id, "building": r.building, "floor": r.floor, "name": r.name}
+def school_view(s: SchoolModel) -> SchoolOut:
+    return SchoolOut(
+        school_id=s.school_id,
+        contract_id=s.contract_id,
+        code=s.code,
+        name=s.name,
+        address=s.address,
+        latitude=s.latitude,
+        longitude=s.longitude,
+        contacts=[ContactOut.model_validate(c.as_dict()) for c in s.contacts],
+        hazards=list(s.hazards),
+        created_at=s.created_at,
+    )
 
 
 def report_url(token: str) -> str:
     return f"{get_settings().public_base_url.rstrip('/')}/r/{token}"
 
 
-def lamp_view(lamp: LampModel, today: dt.date | None = None) -> dict[str, Any]:
+def lamp_view(lamp: LampModel, today: dt.date | None = None) -> LampOut:
     today = today or utcnow().date()
     accepted = dt.date.fromisoformat(lamp.accepted_on)
-    return {
-        "lamp_id": lamp.lamp_id,
-        "asset_no": lamp.asset_no,
-        "school_id": lamp.school_id,
-        "room_id": lamp.room_id,
-        "position": lamp.position,
-        "model": lamp.model,
-        "serial": lamp.serial,
-        "batch": lamp.batch,
-        "configuration": lamp.configuration,
-        "installed_on": lamp.installed_on,
-        "accepted_on": lamp.accepted_on,
-        "warranty": {
-            "years": lamp.warranty_years,
-            "extension_days": lamp.warranty_extension_days,
-            "ends_on": lamp.warranty_end,
-            "in_warranty": in_warranty(accepted, lamp.warranty_years, int(lamp.warranty_extension_days), today),
-        },
-        "status": lamp.status,
-        "has_open_fault": lamp.open_tickets > 0,
-        "open_tickets": int(lamp.open_tickets),
-        "qr_token": lamp.qr_token,
-        "report_url": report_url(lamp.qr_token),
-        "predecessor_id": lamp.predecessor_id,
-        "successor_id": lamp.successor_id,
-        "created_at": lamp.created_at,
-    }
+    extension = int(lamp.warranty_extension_days)
+    return LampOut(
+        lamp_id=lamp.lamp_id,
+        asset_no=lamp.asset_no,
+        school_id=lamp.school_id,
+        room_id=lamp.room_id,
+        position=lamp.position,
+        model=lamp.model,
+        serial=lamp.serial,
+        batch=lamp.batch,
+        configuration=lamp.configuration,
+        installed_on=dt.date.fromisoformat(lamp.installed_on),
+        accepted_on=accepted,
+        warranty=LampWarrantyOut(
+            years=lamp.warranty_years,
+            extension_days=extension,
+            ends_on=dt.date.fromisoformat(lamp.warranty_end),
+            in_warranty=in_warranty(accepted, lamp.warranty_years, extension, today),
+        ),
+        status=assets.LampStatus(lamp.status),
+        has_open_fault=lamp.open_tickets > 0,
+        open_tickets=int(lamp.open_tickets),
+        qr_token=lamp.qr_token,
+        report_url=report_url(lamp.qr_token),
+        predecessor_id=lamp.predecessor_id,
+        successor_id=lamp.successor_id,
+        created_at=lamp.created_at,
+    )
 
 
-def history_view(h: LampHistoryModel) -> dict[str, Any]:
-    return {"at": h.at, "kind": h.kind, "ref": h.ref, "actor": h.actor, "summary": h.summary, "data": h.data}
+def history_view(h: LampHistoryModel) -> LampHistoryEntryOut:
+    return LampHistoryEntryOut.model_validate(h)
 
 
 # ---- contracts and schools --------------------------------------------------------------
 
 
-def create_contract(body: ContractIn, now: dt.datetime | None = None) -> dict[str, Any]:
+def create_contract(body: ContractIn, now: dt.datetime | None = None) -> ContractOut:
     contract = ContractModel(
         new_id("c"),
         code=body.code,
@@ -111,11 +128,11 @@ def create_contract(body: ContractIn, now: dt.datetime | None = None) -> dict[st
         warranty=body.warranty.model_dump(mode="json"),
         created_at=now or utcnow(),
     )
-    access.put_new(contract, conflict_message="contract id collision, retry")
+    access.create_contract(contract)
     return contract_view(contract)
 
 
-def get_contract(contract_id: str) -> dict[str, Any]:
+def get_contract(contract_id: str) -> ContractOut:
     return contract_view(access.get_contract(contract_id))
 
 
@@ -127,7 +144,7 @@ def contract_warranty(contract: ContractModel) -> WarrantyTerms:
     return WarrantyTerms.model_validate(contract.warranty)
 
 
-def create_school(body: SchoolIn, now: dt.datetime | None = None) -> dict[str, Any]:
+def create_school(body: SchoolIn, now: dt.datetime | None = None) -> SchoolOut:
     access.get_contract(body.contract_id)
     school_id = new_id("s")
     school = SchoolModel(
@@ -143,32 +160,19 @@ def create_school(body: SchoolIn, now: dt.datetime | None = None) -> dict[str, A
         hazards=body.hazards,
         created_at=now or utcnow(),
     )
-    code_guard = UniqueKeyModel(f"school-code#{body.code.upper()}", owner_id=school_id)
-
-    def write(tx: Any) -> None:
-        tx.save(school, condition=SchoolModel.school_id.does_not_exist())
-        tx.save(code_guard, condition=UniqueKeyModel.key.does_not_exist())
-
-    try:
-        access.transact(write)
-    except access.TransactWriteError as exc:
-        raise Conflict(
-            f"a school with code '{body.code}' already exists",
-            details=[FieldProblem("code", "already used by another school")],
-        ) from exc
+    access.create_school(school)
     return school_view(school)
 
 
-def get_school(school_id: str) -> dict[str, Any]:
+def get_school(school_id: str) -> SchoolWithRoomsOut:
     school = access.get_school(school_id)
-    view = school_view(school)
-    view["rooms"] = [room_view(r) for r in access.query_rooms(school_id)]
-    return view
+    rooms = [RoomOut.model_validate(r) for r in access.query_rooms(school_id)]
+    return SchoolWithRoomsOut(**dict(school_view(school)), rooms=rooms)
 
 
-def list_schools(query: SchoolListQuery) -> dict[str, Any]:
+def list_schools(query: SchoolListQuery) -> SchoolPageOut:
     page = access.query_schools(query.contract_id, query.limit, decode_cursor(query.cursor))
-    return page_view([school_view(s) for s in page.items], page.next_key)
+    return SchoolPageOut(items=[school_view(s) for s in page.items], next_cursor=encode_cursor(page.next_key))
 
 
 # ---- lamps --------------------------------------------------------------------------------
@@ -200,133 +204,80 @@ def build_lamp(
         warranty_years=warranty.years,
         warranty_extension_days=0,
         warranty_end=warranty_end(spec.accepted_on, warranty.years).isoformat(),
-        status=assets.LampStatus.IN_SERVICE,
+        status=assets.LampStatus.IN_SERVICE.value,
         open_tickets=0,
         qr_token=assets.new_qr_token(),
         created_at=now,
     )
 
 
-def serial_guard(lamp: LampModel) -> UniqueKeyModel:
-    """A serial is registered once (D-A1); the guard also says where, so re-imports need no lamp reads."""
-    return UniqueKeyModel(
-        f"serial#{lamp.serial}", owner_id=lamp.lamp_id, scope=lamp.school_id, place=f"{lamp.room_id}#{lamp.position}"
-    )
-
-
-def history_entry(
-    lamp_id: str,
-    at: dt.datetime,
-    kind: str,
-    *,
-    ref: str = "",
-    actor: str = "",
-    summary: str = "",
-    data: dict[str, Any] | None = None,
-) -> LampHistoryModel:
-    return LampHistoryModel(
-        lamp_id,
-        f"{at.isoformat()}#{kind}#{ref}",
-        at=at,
-        kind=kind,
-        ref=ref,
-        actor=actor,
-        summary=summary,
-        data=data or {},
-    )
-
-
-def create_lamp(body: LampIn, actor: Principal, now: dt.datetime | None = None) -> dict[str, Any]:
+def create_lamp(body: LampIn, actor: Principal, now: dt.datetime | None = None) -> LampOut:
     now = now or utcnow()
     school = access.get_school(body.school_id)
     warranty = contract_warranty(access.get_contract(school.contract_id))
     room_is_new = not access.room_exists(school.school_id, body.room_id)
     lamp = build_lamp(body, school, warranty, access.reserve_numbers(f"asset#{school.school_id}"), now)
+    history = access.history_entry(
+        lamp.lamp_id,
+        now,
+        "registered",
+        actor=actor.sub,
+        summary=f"registered in {body.room_id} position {body.position}",
+    )
     room = RoomModel(school.school_id, body.room_id, building=body.building, floor=body.floor, name=body.room_id)
-
-    def write(tx: Any) -> None:
-        tx.save(lamp, condition=LampModel.lamp_id.does_not_exist())
-        tx.save(serial_guard(lamp), condition=UniqueKeyModel.key.does_not_exist())
-        tx.save(
-            history_entry(
-                lamp.lamp_id,
-                now,
-                "registered",
-                actor=actor.sub,
-                summary=f"registered in {body.room_id} position {body.position}",
-            )
-        )
-        if room_is_new:
-            tx.save(room)
-
-    try:
-        access.transact(write)
-    except access.TransactWriteError as exc:
-        raise Conflict(
-            f"a lamp with serial '{body.serial}' is already registered",
-            details=[FieldProblem("serial", "already registered")],
-        ) from exc
+    access.register_lamp(lamp, history, room if room_is_new else None)
     return lamp_view(lamp)
 
 
-def get_lamp(lamp_id: str) -> dict[str, Any]:
+def get_lamp(lamp_id: str) -> LampOut:
     return lamp_view(access.get_lamp(lamp_id))
 
 
-def list_lamps(school_id: str, room_id: str | None, query: PageQuery) -> dict[str, Any]:
+def list_lamps(school_id: str, room_id: str | None, query: PageQuery) -> LampPageOut:
     access.get_school(school_id)
     page = access.query_lamps_in_school(school_id, room_id, query.limit, decode_cursor(query.cursor))
-    return page_view([lamp_view(lamp) for lamp in page.items], page.next_key)
+    return LampPageOut(items=[lamp_view(lamp) for lamp in page.items], next_cursor=encode_cursor(page.next_key))
 
 
-def get_lamp_history(lamp_id: str, query: PageQuery) -> dict[str, Any]:
+def get_lamp_history(lamp_id: str, query: PageQuery) -> LampHistoryPageOut:
     lamp = access.get_lamp(lamp_id)
     page = access.query_lamp_history(lamp_id, query.limit, decode_cursor(query.cursor))
-    body = page_view([history_view(h) for h in page.items], page.next_key)
-    body["lamp"] = {
-        "lamp_id": lamp.lamp_id,
-        "asset_no": lamp.asset_no,
-        "status": lamp.status,
-        "predecessor_id": lamp.predecessor_id,
-        "successor_id": lamp.successor_id,
-    }
-    return body
+    return LampHistoryPageOut(
+        items=[history_view(h) for h in page.items],
+        next_cursor=encode_cursor(page.next_key),
+        lamp=LampHistoryLampOut.model_validate(lamp),
+    )
 
 
-def rotate_qr_token(lamp_id: str, actor: Principal, now: dt.datetime | None = None) -> dict[str, Any]:
+def rotate_qr_token(lamp_id: str, actor: Principal, now: dt.datetime | None = None) -> LampOut:
     """A new label: the old token stops resolving at once (the GSI holds only the current one)."""
     now = now or utcnow()
     lamp = access.get_lamp(lamp_id)
-    lamp.qr_token = assets.new_qr_token()
-
-    def write(tx: Any) -> None:
-        tx.update(lamp, actions=[LampModel.qr_token.set(lamp.qr_token)], condition=LampModel.lamp_id.exists())
-        tx.save(history_entry(lamp.lamp_id, now, "qr_rotated", actor=actor.sub, summary="QR label replaced"))
-
-    access.transact(write)
+    history = access.history_entry(lamp.lamp_id, now, "qr_rotated", actor=actor.sub, summary="QR label replaced")
+    access.rotate_qr_token(lamp, assets.new_qr_token(), history)
     return lamp_view(lamp)
 
 
-def resolve_qr_token(token: str) -> dict[str, Any]:
+def resolve_qr_token(token: str) -> QrResolutionOut:
     """What a teacher's phone shows after scanning: where this lamp is, whether a fault is open. No personal data."""
     lamp = access.find_lamp_by_qr_token(token)
     school = access.get_school(lamp.school_id)
-    return {
-        "lamp": {
-            "asset_no": lamp.asset_no,
-            "room_id": lamp.room_id,
-            "position": lamp.position,
-            "model": lamp.model,
-            "has_open_fault": lamp.open_tickets > 0,
-        },
-        "school": {"name": school.name},
-        "report_url": report_url(token),
-    }
+    return QrResolutionOut(
+        lamp=QrLampOut(
+            asset_no=lamp.asset_no,
+            room_id=lamp.room_id,
+            position=lamp.position,
+            model=lamp.model,
+            has_open_fault=lamp.open_tickets > 0,
+        ),
+        school=QrSchoolOut(name=school.name),
+        report_url=report_url(token),
+    )
 
 
 def replace_lamp(
     lamp_id: str, body: LampReplacementIn, actor: Principal, now: dt.datetime | None = None
-) -> dict[str, Any]:
+) -> LampReplacementOut:
     """D-A2: the old unit keeps its history; the new one takes its room and position."""
     now = now or utcnow()
     old = access.get_lamp(lamp_id)
@@ -349,54 +300,24 @@ def replace_lamp(
     )
     new = build_lamp(spec, school, warranty, access.reserve_numbers(f"asset#{school.school_id}"), now)
     new.predecessor_id = old.lamp_id
-    new.open_tickets = 0
-
-    def write(tx: Any) -> None:
-        tx.update(
-            old,
-            actions=[
-                LampModel.status.set(assets.LampStatus.REPLACED),
-                LampModel.successor_id.set(new.lamp_id),
-                LampModel.location_key.remove(),
-            ],
-            condition=(LampModel.status == assets.LampStatus.IN_SERVICE) & LampModel.successor_id.does_not_exist(),
-        )
-        tx.save(new, condition=LampModel.lamp_id.does_not_exist())
-        tx.save(serial_guard(new), condition=UniqueKeyModel.key.does_not_exist())
-        data = {"reason": body.reason, "ticket_id": body.ticket_id}
-        tx.save(
-            history_entry(
-                old.lamp_id,
-                now,
-                "replaced",
-                ref=new.lamp_id,
-                actor=actor.sub,
-                summary=f"replaced by {new.asset_no} (serial {new.serial})",
-                data=data,
-            )
-        )
-        tx.save(
-            history_entry(
-                new.lamp_id,
-                now,
-                "installed_as_replacement",
-                ref=old.lamp_id,
-                actor=actor.sub,
-                summary=f"took the place of {old.asset_no} (serial {old.serial})",
-                data=data,
-            )
-        )
-
-    try:
-        access.transact(write)
-    except access.TransactWriteError as exc:
-        # Which item failed is not worth decoding from the reasons (their order is pynamodb's):
-        # one read, only on failure, tells a serial clash from a concurrent change.
-        if access.registered_serials([body.serial]):
-            raise Conflict(
-                f"a lamp with serial '{body.serial}' is already registered",
-                details=[FieldProblem("serial", "already registered")],
-            ) from exc
-        raise Conflict(f"lamp '{lamp_id}' changed while it was being replaced; reload and retry") from exc
-    old.status, old.successor_id, old.location_key = assets.LampStatus.REPLACED, new.lamp_id, None
-    return {"replaced": lamp_view(old, now.date()), "successor": lamp_view(new, now.date())}
+    data = {"reason": body.reason, "ticket_id": body.ticket_id}
+    old_history = access.history_entry(
+        old.lamp_id,
+        now,
+        "replaced",
+        ref=new.lamp_id,
+        actor=actor.sub,
+        summary=f"replaced by {new.asset_no} (serial {new.serial})",
+        data=data,
+    )
+    new_history = access.history_entry(
+        new.lamp_id,
+        now,
+        "installed_as_replacement",
+        ref=old.lamp_id,
+        actor=actor.sub,
+        summary=f"took the place of {old.asset_no} (serial {old.serial})",
+        data=data,
+    )
+    access.replace_lamp(old, new, old_history, new_history)
+    return LampReplacementOut(replaced=lamp_view(old, now.date()), successor=lamp_view(new, now.date()))

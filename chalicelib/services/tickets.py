@@ -1,7 +1,8 @@
 """Tickets: one case per fault however it was found (D-S6), followed to sign-off (D-O2).
 
 Every change writes the ticket, its audit event and the lamps it touches in one
-transaction; the ticket's VersionAttribute turns a stale write into a 409.
+transaction (`access.open_ticket`, `access.apply_transition`); the ticket's version turns
+a stale write into a 409 `stale_version`.
 """
 
 from __future__ import annotations
@@ -11,26 +12,32 @@ from typing import Any
 
 from chalicelib.auth import Principal, Role
 from chalicelib.domain import lifecycle
-from chalicelib.domain.lifecycle import FIELD_ROLES, Status, TicketState, TransitionInput
+from chalicelib.domain.lifecycle import FIELD_ROLES, Status, TicketState
 from chalicelib.domain.policy import LEVEL_COLOURS, deadlines_for
 from chalicelib.domain.tickets import new_public_ref, ticket_ref
 from chalicelib.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, StaleVersion
 from chalicelib.models import access
-from chalicelib.models.access import LampModel, TicketEventModel, TicketModel
-from chalicelib.schemas import PageQuery, TicketIn, TicketListQuery, TransitionIn
+from chalicelib.models.access import LampHistoryModel, TicketEventModel, TicketModel
+from chalicelib.schemas import (
+    PageQuery,
+    TicketEventOut,
+    TicketEventPageOut,
+    TicketIn,
+    TicketListQuery,
+    TicketOut,
+    TicketPageOut,
+    TicketSlaOut,
+    TransitionIn,
+)
 from chalicelib.services.ids import new_id, utcnow
-from chalicelib.services.paging import decode_cursor, page_view
-from chalicelib.services.registry import contract_policy, history_entry
+from chalicelib.services.paging import decode_cursor, encode_cursor
+from chalicelib.services.registry import contract_policy
 
 HISTORY_ACTIONS = {"resolve", "sign_off", "close", "cancel", "merge", "reopen"}
 
 
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.datetime) else value
-
-
-def due_key(onsite_due: dt.datetime, ticket_id: str) -> str:
-    return f"{onsite_due.astimezone(dt.UTC).isoformat()}#{ticket_id}"
 
 
 def state_of(ticket: TicketModel) -> TicketState:
@@ -44,61 +51,62 @@ def state_of(ticket: TicketModel) -> TicketState:
     )
 
 
-def ticket_view(t: TicketModel, actor: Principal | None = None) -> dict[str, Any]:
+def ticket_view(t: TicketModel, actor: Principal | None = None) -> TicketOut:
     milestones = dict(t.milestones)
     acknowledged = milestones.get("acknowledged_at")
     on_site = milestones.get("on_site_at")
-    view = {
-        "ticket_id": t.ticket_id,
-        "ref": t.ref,
-        "public_ref": t.public_ref,
-        "version": t.version,
-        "status": t.status,
-        "source": t.source,
-        "category": t.category,
-        "level": int(t.level),
-        "colour": LEVEL_COLOURS[int(t.level)],
-        "level_confirmed": t.level_confirmed == "yes",
-        "school_id": t.school_id,
-        "room_id": t.room_id or None,
-        "lamp_ids": list(t.lamp_ids),
-        "description": t.description,
-        "photos": list(t.photos),
-        "reporter": t.reporter,
-        "assignee_id": t.assignee_id,
-        "owner_id": t.owner_id,
-        "merged_into": t.merged_into,
-        "reported_at": t.reported_at,
-        "response_due": t.response_due,
-        "onsite_due": t.onsite_due,
-        "eta": t.eta,
-        "milestones": milestones,
-        "resolution": t.resolution or None,
-        "sign_off": t.sign_off or None,
-        "sla": {
-            "response_met": None if acknowledged is None else dt.datetime.fromisoformat(acknowledged) <= t.response_due,
-            "onsite_met": None if on_site is None else dt.datetime.fromisoformat(on_site) <= t.onsite_due,
-        },
-        "updated_at": t.updated_at,
-    }
+    fields: dict[str, Any] = {}
     if actor is not None:
-        view["allowed_actions"] = lifecycle.allowed_actions(state_of(t), actor)
-    return view
+        fields["allowed_actions"] = lifecycle.allowed_actions(state_of(t), actor)
+    return TicketOut(
+        ticket_id=t.ticket_id,
+        ref=t.ref,
+        public_ref=t.public_ref,
+        version=t.version,
+        status=Status(t.status),
+        source=t.source,
+        category=t.category,
+        level=int(t.level),
+        colour=LEVEL_COLOURS[int(t.level)],
+        level_confirmed=t.level_confirmed == "yes",
+        school_id=t.school_id,
+        room_id=t.room_id or None,
+        lamp_ids=list(t.lamp_ids),
+        description=t.description,
+        photos=list(t.photos),
+        reporter=t.reporter,
+        assignee_id=t.assignee_id,
+        owner_id=t.owner_id,
+        merged_into=t.merged_into,
+        reported_at=t.reported_at,
+        response_due=t.response_due,
+        onsite_due=t.onsite_due,
+        eta=t.eta,
+        milestones=milestones,
+        resolution=t.resolution or None,
+        sign_off=t.sign_off or None,
+        sla=TicketSlaOut(
+            response_met=None if acknowledged is None else dt.datetime.fromisoformat(acknowledged) <= t.response_due,
+            onsite_met=None if on_site is None else dt.datetime.fromisoformat(on_site) <= t.onsite_due,
+        ),
+        updated_at=t.updated_at,
+        **fields,
+    )
 
 
-def event_view(e: TicketEventModel) -> dict[str, Any]:
-    return {
-        "seq": int(e.seq),
-        "at": e.at,
-        "actor": e.actor,
-        "actor_role": e.actor_role,
-        "action": e.action,
-        "from_status": e.from_status,
-        "to_status": e.to_status,
-        "before": e.before,
-        "after": e.after,
-        "note": e.note,
-    }
+def event_view(e: TicketEventModel) -> TicketEventOut:
+    return TicketEventOut(
+        seq=int(e.seq),
+        at=e.at,
+        actor=e.actor,
+        actor_role=e.actor_role,
+        action=e.action,
+        from_status=e.from_status,
+        to_status=e.to_status,
+        before=e.before,
+        after=e.after,
+        note=e.note,
+    )
 
 
 def _event(
@@ -132,7 +140,7 @@ def _can_read(ticket: TicketModel, actor: Principal) -> None:
         raise Forbidden("engineers see the tickets assigned to them")
 
 
-def create_ticket(body: TicketIn, actor: Principal, now: dt.datetime | None = None) -> dict[str, Any]:
+def create_ticket(body: TicketIn, actor: Principal, now: dt.datetime | None = None) -> TicketOut:
     now = now or utcnow()
     school = access.get_school(body.school_id)
     policy = contract_policy(access.get_contract(school.contract_id))
@@ -171,7 +179,6 @@ def create_ticket(body: TicketIn, actor: Principal, now: dt.datetime | None = No
         source=body.source.value,
         category=body.category.value,
         level=level,
-        level_key=str(level),
         level_confirmed="yes" if body.level else "no",
         description=body.description,
         reporter=body.reporter.model_dump(),
@@ -180,7 +187,6 @@ def create_ticket(body: TicketIn, actor: Principal, now: dt.datetime | None = No
         reported_at=now,
         response_due=due.response_due,
         onsite_due=due.onsite_due,
-        due_key=due_key(due.onsite_due, ticket_id),
         milestones={},
         event_count=1,
         updated_at=now,
@@ -195,32 +201,23 @@ def create_ticket(body: TicketIn, actor: Principal, now: dt.datetime | None = No
         {},
         {"status": ticket.status, "level": level, "category": ticket.category, "source": ticket.source},
     )
-
-    def write(tx: Any) -> None:
-        tx.save(ticket)
-        tx.save(event, condition=TicketEventModel.seq.does_not_exist())
-        for lamp in lamps.values():
-            tx.update(lamp, actions=[LampModel.open_tickets.add(1)], condition=LampModel.successor_id.does_not_exist())
-            tx.save(
-                history_entry(
-                    lamp.lamp_id,
-                    now,
-                    "ticket_opened",
-                    ref=ticket.ref,
-                    actor=actor.sub,
-                    summary=f"{ticket.category}: {ticket.description[:120]}",
-                    data={"ticket_id": ticket_id, "level": level},
-                )
-            )
-
-    try:
-        access.transact(write)
-    except access.TransactWriteError as exc:
-        raise Conflict("a lamp of this ticket was replaced meanwhile; reload and retry") from exc
+    histories = [
+        access.history_entry(
+            lamp_id,
+            now,
+            "ticket_opened",
+            ref=ticket.ref,
+            actor=actor.sub,
+            summary=f"{ticket.category}: {ticket.description[:120]}",
+            data={"ticket_id": ticket_id, "level": level},
+        )
+        for lamp_id in lamps
+    ]
+    access.open_ticket(ticket, event, histories)
     return ticket_view(ticket, actor)
 
 
-def get_ticket(ticket_id: str, actor: Principal) -> dict[str, Any]:
+def get_ticket(ticket_id: str, actor: Principal) -> TicketOut:
     ticket = _find(ticket_id)
     _can_read(ticket, actor)
     return ticket_view(ticket, actor)
@@ -232,41 +229,31 @@ def _find(ticket_id_or_ref: str) -> TicketModel:
     return access.get_ticket(ticket_id_or_ref)
 
 
-def list_tickets(query: TicketListQuery, actor: Principal) -> dict[str, Any]:
-    """Oldest on-site deadline first. One key picks the index; the others filter the same Query."""
+def list_tickets(query: TicketListQuery, actor: Principal) -> TicketPageOut:
+    """Oldest on-site deadline first; one Query on the index of exactly the filters given."""
     if actor.roles <= FIELD_ROLES:
         if query.assignee_id not in (None, actor.sub):
             raise Forbidden("engineers list the tickets assigned to them")
         query = query.model_copy(update={"assignee_id": actor.sub})
-    keys = [
-        ("by_assignee", "assignee_id", query.assignee_id),
-        ("by_school", "school_id", query.school_id),
-        ("by_status", "status", query.status),
-        ("by_level", "level_key", None if query.level is None else str(query.level)),
-    ]
-    chosen = next(((index, attr, value) for index, attr, value in keys if value is not None), None)
-    if chosen is None:
+    filters = {
+        name: str(value)
+        for name in ("school_id", "assignee_id", "status", "level")
+        if (value := getattr(query, name)) is not None
+    }
+    if not filters:
         raise InvalidInput(
             "say which tickets to list",
             details=[FieldProblem("query", "give at least one of school_id, assignee_id, status, level")],
         )
-    index, _, value = chosen
-    condition = None
-    for other_index, attr, other_value in keys:
-        if other_value is not None and other_index != index:
-            clause = getattr(TicketModel, attr) == other_value
-            condition = clause if condition is None else condition & clause
-    page = access.query_tickets(
-        index, value, filter_condition=condition, limit=query.limit, cursor=decode_cursor(query.cursor)
-    )
-    return page_view([ticket_view(t) for t in page.items], page.next_key)
+    page = access.query_tickets(filters, limit=query.limit, cursor=decode_cursor(query.cursor))
+    return TicketPageOut(items=[ticket_view(t, actor) for t in page.items], next_cursor=encode_cursor(page.next_key))
 
 
-def list_ticket_events(ticket_id: str, query: PageQuery, actor: Principal) -> dict[str, Any]:
+def list_ticket_events(ticket_id: str, query: PageQuery, actor: Principal) -> TicketEventPageOut:
     ticket = _find(ticket_id)
     _can_read(ticket, actor)
     page = access.query_ticket_events(ticket.ticket_id, query.limit, decode_cursor(query.cursor))
-    return page_view([event_view(e) for e in page.items], page.next_key)
+    return TicketEventPageOut(items=[event_view(e) for e in page.items], next_cursor=encode_cursor(page.next_key))
 
 
 def _check_assignee(user_id: str) -> None:
@@ -283,7 +270,7 @@ def _check_assignee(user_id: str) -> None:
         )
 
 
-def _check_merge_target(ticket: TicketModel, target_id: str) -> None:
+def _merge_target(ticket: TicketModel, target_id: str) -> TicketModel:
     try:
         target = _find(target_id)
     except NotFound as exc:
@@ -301,79 +288,56 @@ def _check_merge_target(ticket: TicketModel, target_id: str) -> None:
             f"ticket '{target.ref}' is {target.status}; merge into an open ticket",
             extra={"merge_into_status": target.status},
         )
+    return target
 
 
 def transition_ticket(
     ticket_id: str, body: TransitionIn, actor: Principal, now: dt.datetime | None = None
-) -> dict[str, Any]:
+) -> TicketOut:
     now = now or utcnow()
+    change = body.root
     ticket = _find(ticket_id)
-    if body.version != ticket.version:
+    if change.version != ticket.version:
+        # Role and assignee first: someone who may not act learns nothing of the ticket's version.
+        lifecycle.may_act(state_of(ticket), change.action, actor)
         raise StaleVersion(
-            f"the ticket has changed since version {body.version}; reload it",
+            f"the ticket has changed since version {change.version}; reload it",
             extra={"current_version": ticket.version, "current_status": ticket.status},
         )
-    request = TransitionInput(
-        **{**body.model_dump(exclude={"version"}), "category": body.category.value if body.category else None}
-    )
-    policy = (
-        contract_policy(access.get_contract(ticket.contract_id)) if body.action in ("triage", "change_level") else None
-    )
-    plan = lifecycle.plan_transition(state_of(ticket), request, actor, policy, now)  # type: ignore[arg-type]
+    spec = lifecycle.ACTIONS[change.action]
+    policy = contract_policy(access.get_contract(ticket.contract_id)) if spec.needs_policy else None
+    plan = lifecycle.plan_transition(state_of(ticket), change, actor, policy, now)
     if plan.action == "assign":
-        _check_assignee(body.assignee_id or "")
+        _check_assignee(plan.changes["assignee_id"])
     if plan.action == "merge":
-        _check_merge_target(ticket, body.merge_into or "")
-        plan.changes["merged_into"] = _find(body.merge_into or "").ticket_id
+        plan.changes["merged_into"] = _merge_target(ticket, plan.changes["merged_into"]).ticket_id
 
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
-    for field, value in plan.changes.items():
-        if field == "level_confirmed":
+    for name, value in plan.changes.items():
+        if name == "level_confirmed":
             value = "yes" if value else "no"
-        old = getattr(ticket, field)
+        old = getattr(ticket, name)
         if old != value:
-            before[field], after[field] = _iso(old), _iso(value)
-        setattr(ticket, field, value)
-    if "level" in plan.changes:
-        ticket.level_key = str(ticket.level)
-    if "onsite_due" in plan.changes:
-        ticket.due_key = due_key(ticket.onsite_due, ticket.ticket_id)
+            before[name], after[name] = _iso(old), _iso(value)
+        setattr(ticket, name, value)
     ticket.updated_at = now
     seq = int(ticket.event_count) + 1
     ticket.event_count = seq
-    event = _event(ticket, seq, now, actor, plan.action, plan.from_status.value, before, after, body.note)
-    lamps = (
-        access.batch_get_lamps(ticket.lamp_ids)
-        if (plan.lamp_count_delta or plan.action in HISTORY_ACTIONS) and ticket.lamp_ids
-        else {}
-    )
-
-    def write(tx: Any) -> None:
-        tx.save(ticket)  # VersionAttribute: condition version == read version, then +1
-        tx.save(event, condition=TicketEventModel.seq.does_not_exist())
-        for lamp in lamps.values():
-            if plan.lamp_count_delta:
-                tx.update(lamp, actions=[LampModel.open_tickets.add(plan.lamp_count_delta)])
-            if plan.action in HISTORY_ACTIONS:
-                tx.save(
-                    history_entry(
-                        lamp.lamp_id,
-                        now,
-                        f"ticket_{plan.action}",
-                        ref=ticket.ref,
-                        actor=actor.sub,
-                        summary=body.note or plan.action.replace("_", " "),
-                        data={"ticket_id": ticket.ticket_id, "status": ticket.status},
-                    )
-                )
-
-    try:
-        access.transact(write)
-    except access.TransactWriteError as exc:
-        current = access.get_ticket(ticket.ticket_id)
-        raise StaleVersion(
-            "the ticket was changed by someone else meanwhile; reload it",
-            extra={"current_version": current.version, "current_status": current.status},
-        ) from exc
+    event = _event(ticket, seq, now, actor, plan.action, plan.from_status.value, before, after, change.note)
+    histories: list[LampHistoryModel] = []
+    if plan.action in HISTORY_ACTIONS:
+        histories = [
+            access.history_entry(
+                lamp_id,
+                now,
+                f"ticket_{plan.action}",
+                ref=ticket.ref,
+                actor=actor.sub,
+                summary=change.note or plan.action.replace("_", " "),
+                data={"ticket_id": ticket.ticket_id, "status": ticket.status},
+            )
+            for lamp_id in ticket.lamp_ids
+        ]
+    access.apply_transition(ticket, event, list(ticket.lamp_ids), plan.lamp_count_delta, histories)
     return ticket_view(ticket, actor)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from typing import Literal
 
 import pytest
+from pydantic import ValidationError
 
 from chalicelib.auth import Principal, Role
 from chalicelib.domain.lifecycle import (
@@ -20,12 +22,12 @@ from chalicelib.domain.lifecycle import (
     MILESTONE_OF,
     Status,
     TicketState,
-    TransitionInput,
     allowed_actions,
     plan_transition,
 )
 from chalicelib.domain.policy import default_policy
 from chalicelib.errors import Forbidden, IllegalTransition, InvalidInput
+from chalicelib.schemas import TransitionIn
 
 REPORTED_AT = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 NOW = REPORTED_AT + dt.timedelta(hours=3)
@@ -52,8 +54,11 @@ def actor(role: Role, sub: str = "someone") -> Principal:
     return Principal(sub=sub, roles=frozenset({role}))
 
 
-def request(action: str, **overrides) -> TransitionInput:
-    return TransitionInput(action=action, **{**FULL_REQUEST, **overrides})
+def request(action: str, **overrides):
+    """The action's own request model, with every field it takes set validly (unless overridden)."""
+    fields = ACTIONS[action].request.model_fields
+    values = {k: v for k, v in {**FULL_REQUEST, **overrides}.items() if k in fields and v is not None}
+    return TransitionIn.model_validate({"action": action, "version": 1, **values}).root
 
 
 def plan(status: Status, action: str, role: Role, sub: str = "someone", **overrides):
@@ -118,19 +123,26 @@ def test_allowed_actions_are_exactly_the_actions_that_would_succeed(status, role
 
 @pytest.mark.parametrize(("action", "field"), [(name, f) for name, a in ACTIONS.items() for f in a.requires])
 def test_an_action_without_a_required_field_names_the_field(action, field):
-    spec = ACTIONS[action]
-    status = sorted(spec.sources)[0]
-    role = sorted(spec.roles)[0]
-    with pytest.raises(InvalidInput) as refused:
-        plan(status, action, role, ASSIGNEE, **{field: None})
-    assert [d.field for d in refused.value.details] == [field]
+    """Each action's request model says what it needs: the refusal names exactly the missing field."""
+    with pytest.raises(ValidationError) as refused:
+        request(action, **{field: None})
+    assert [e["loc"][-1] for e in refused.value.errors()] == [field]
 
 
-def test_an_unknown_action_is_invalid_input_listing_the_actions():
-    with pytest.raises(InvalidInput) as refused:
-        plan(Status.REPORTED, "teleport", Role.ADMIN)
-    assert refused.value.details[0].field == "action"
-    assert "triage" in refused.value.details[0].problem
+def test_an_unknown_action_is_refused_and_the_actions_there_are_are_known():
+    assert TransitionIn.variant_for({"action": "teleport"}).__name__ == "TransitionHead"
+    assert TransitionIn.variant_for({"action": "triage"}) is ACTIONS["triage"].request
+    with pytest.raises(ValidationError) as refused:
+        TransitionIn.model_validate({"action": "teleport", "version": 1})
+    assert "triage" in str(refused.value)
+
+
+def test_every_action_has_its_own_request_model_and_one_effect():
+    """One request model per action: the API body, the domain input and the document's schema alike."""
+    models = [spec.request for spec in ACTIONS.values()]
+    assert len(set(models)) == len(ACTIONS)
+    for name, spec in ACTIONS.items():
+        assert spec.request.model_fields["action"].annotation == Literal[name]  # type: ignore[comparison-overlap]
 
 
 # ---- rules, by name ------------------------------------------------------------------------
