@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints,
 
 from chalicelib.domain.assets import Code, Day, LampSpec, LampStatus, OptionalText, Text
 from chalicelib.domain.lifecycle import ACTIONS, Status, TicketChange
-from chalicelib.domain.policy import LEVEL_COLOURS, ServicePolicy, WarrantyTerms, default_policy
+from chalicelib.domain.policy import Colour, ServicePolicy, WarrantyTerms, default_policy
 from chalicelib.domain.tickets import MAX_LAMPS_PER_TICKET, Category, Source
 from chalicelib.domain.types import Id, Level, Note
 
@@ -21,6 +21,9 @@ from chalicelib.domain.types import Id, Level, Note
 Email = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ]
+
+
+ImportMode = Literal["partial", "all_or_nothing"]
 
 
 class Strict(BaseModel):
@@ -73,7 +76,7 @@ class LampListQuery(PageQuery):
 
 
 class ImportQuery(Strict):
-    mode: Literal["partial", "all_or_nothing"] = "partial"
+    mode: ImportMode = "partial"
 
 
 class LabelsQuery(Strict):
@@ -153,9 +156,6 @@ class TransitionIn(RootModel[TicketChange]):
 # ---- responses ------------------------------------------------------------------------------
 # Fields without a default are always present (null where typed so); fields with a default are
 # present only when the service set them (serialised with exclude_unset).
-
-COLOURS = Literal["blue", "yellow", "orange", "red"]
-assert set(LEVEL_COLOURS.values()) == {"blue", "yellow", "orange", "red"}
 
 
 class Out(BaseModel):
@@ -312,7 +312,7 @@ class QrResolutionOut(Out):
 
 
 class ImportReportOut(Out):
-    mode: Literal["partial", "all_or_nothing"]
+    mode: ImportMode
     rows: int = Field(description="Non-empty data rows read.")
     created: int
     unchanged: int = Field(description="Serials already registered at this school (idempotent re-import).")
@@ -334,7 +334,7 @@ class TicketOut(Out):
     source: Source
     category: Category
     level: Level
-    colour: COLOURS
+    colour: Colour
     level_confirmed: bool = Field(description="False until a dispatcher triages the reported level.")
     school_id: str
     room_id: str | None

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-LEVEL_COLOURS = {4: "red", 3: "orange", 2: "yellow", 1: "blue"}
+Colour = Literal["blue", "yellow", "orange", "red"]
+LEVEL_COLOURS: dict[int, Colour] = {4: "red", 3: "orange", 2: "yellow", 1: "blue"}
 
 
 class LevelTerms(BaseModel):

@@ -57,6 +57,14 @@ class ContactAttribute(MapAttribute[str, Any]):
     email = UnicodeAttribute(default="")
 
 
+def new_contact(name: str, role: str = "", phone: str = "", email: str = "") -> ContactAttribute:
+    return ContactAttribute(name=name, role=role, phone=phone, email=email)
+
+
+def contact_fields(contact: ContactAttribute) -> dict[str, Any]:
+    return dict(contact.as_dict())
+
+
 class SchoolModel(Model):
     class Meta:
         table_name = "schools"
@@ -70,8 +78,8 @@ class SchoolModel(Model):
     address = UnicodeAttribute()
     latitude = NumberAttribute()
     longitude = NumberAttribute()
-    contacts = ListAttribute(of=ContactAttribute, default=list)
-    hazards = ListAttribute(default=list)  # D-O5 site safety notes
+    contacts = ListAttribute[ContactAttribute](of=ContactAttribute, default=list)
+    hazards = ListAttribute[str](default=list)  # D-O5 site safety notes
     created_at = UTCDateTimeAttribute()
 
     by_name = SchoolsByName()

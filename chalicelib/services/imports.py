@@ -23,7 +23,7 @@ from chalicelib.errors import FieldProblem, ImportRejected, InvalidInput, RowErr
 from chalicelib.media_types import CSV_TYPES, EQUIPMENT_LIST_TYPES, XLSX_TYPE
 from chalicelib.models import access
 from chalicelib.models.access import RoomModel
-from chalicelib.schemas import ImportReportOut, ImportRowErrorOut
+from chalicelib.schemas import ImportMode, ImportReportOut, ImportRowErrorOut
 from chalicelib.services.ids import utcnow
 from chalicelib.services.registry import build_lamp, contract_warranty
 
@@ -138,7 +138,7 @@ def _validate(rows: list[dict[str, str]]) -> tuple[list[tuple[int, assets.LampSp
 
 
 def import_lamps(
-    school_id: str, raw: bytes, content_type: str, mode: str, actor: Principal, now: dt.datetime | None = None
+    school_id: str, raw: bytes, content_type: str, mode: ImportMode, actor: Principal, now: dt.datetime | None = None
 ) -> ImportReportOut:
     now = now or utcnow()
     school = access.get_school(school_id)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.errors import NotFound
 from chalicelib.models import access
@@ -269,7 +269,8 @@ class _Sheet:
         lines: list[str] = []
         for size in sizes:
             pdf.set_font_size(size)
-            lines = list(pdf.multi_cell(TEXT_W, text=text, dry_run=True, output="LINES"))
+            measured: Any = pdf.multi_cell(TEXT_W, text=text, dry_run=True, output="LINES")  # LINES: list[str]
+            lines = [str(line) for line in measured]
             if len(lines) <= max(max_lines, 1):
                 return size, lines
         if not max_lines:

@@ -15,7 +15,7 @@ from chalicelib.domain.policy import ServicePolicy, WarrantyTerms, in_warranty, 
 from chalicelib.errors import Conflict
 from chalicelib.models import access
 from chalicelib.models.access import ContractModel, LampHistoryModel, LampModel, RoomModel, SchoolModel
-from chalicelib.models.registry import ContactAttribute
+from chalicelib.models.registry import contact_fields, new_contact
 from chalicelib.schemas import (
     ContactOut,
     ContractIn,
@@ -68,7 +68,7 @@ def school_view(s: SchoolModel) -> SchoolOut:
         address=s.address,
         latitude=s.latitude,
         longitude=s.longitude,
-        contacts=[ContactOut.model_validate(c.as_dict()) for c in s.contacts],
+        contacts=[ContactOut.model_validate(contact_fields(c)) for c in s.contacts],
         hazards=list(s.hazards),
         created_at=s.created_at,
     )
@@ -156,7 +156,7 @@ def create_school(body: SchoolIn, now: dt.datetime | None = None) -> SchoolOut:
         address=body.address,
         latitude=body.latitude,
         longitude=body.longitude,
-        contacts=[ContactAttribute(**c.model_dump()) for c in body.contacts],
+        contacts=[new_contact(**c.model_dump()) for c in body.contacts],
         hazards=body.hazards,
         created_at=now or utcnow(),
     )

@@ -14,7 +14,7 @@ from chalicelib.auth import Principal, Role
 from chalicelib.domain import lifecycle
 from chalicelib.domain.lifecycle import FIELD_ROLES, Status, TicketState
 from chalicelib.domain.policy import LEVEL_COLOURS, deadlines_for
-from chalicelib.domain.tickets import new_public_ref, ticket_ref
+from chalicelib.domain.tickets import Category, Source, new_public_ref, ticket_ref
 from chalicelib.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, StaleVersion
 from chalicelib.models import access
 from chalicelib.models.access import LampHistoryModel, TicketEventModel, TicketModel
@@ -64,16 +64,16 @@ def ticket_view(t: TicketModel, actor: Principal | None = None) -> TicketOut:
         public_ref=t.public_ref,
         version=t.version,
         status=Status(t.status),
-        source=t.source,
-        category=t.category,
+        source=Source(t.source),
+        category=Category(t.category),
         level=int(t.level),
         colour=LEVEL_COLOURS[int(t.level)],
         level_confirmed=t.level_confirmed == "yes",
         school_id=t.school_id,
         room_id=t.room_id or None,
-        lamp_ids=list(t.lamp_ids),
+        lamp_ids=[str(x) for x in t.lamp_ids],
         description=t.description,
-        photos=list(t.photos),
+        photos=[str(x) for x in t.photos],
         reporter=t.reporter,
         assignee_id=t.assignee_id,
         owner_id=t.owner_id,
@@ -337,7 +337,7 @@ def transition_ticket(
                 summary=change.note or plan.action.replace("_", " "),
                 data={"ticket_id": ticket.ticket_id, "status": ticket.status},
             )
-            for lamp_id in ticket.lamp_ids
+            for lamp_id in map(str, ticket.lamp_ids)
         ]
-    access.apply_transition(ticket, event, list(ticket.lamp_ids), plan.lamp_count_delta, histories)
+    access.apply_transition(ticket, event, [str(x) for x in ticket.lamp_ids], plan.lamp_count_delta, histories)
     return ticket_view(ticket, actor)
