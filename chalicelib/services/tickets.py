@@ -8,7 +8,8 @@ a stale write into a 409 `stale_version`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from chalicelib.auth import Principal, Role
 from chalicelib.domain import lifecycle
@@ -17,7 +18,15 @@ from chalicelib.domain.policy import LEVEL_COLOURS, deadlines_for
 from chalicelib.domain.tickets import Category, Source, new_public_ref, ticket_ref
 from chalicelib.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, StaleVersion
 from chalicelib.models import access
-from chalicelib.models.access import LampHistoryModel, TicketEventModel, TicketModel
+from chalicelib.models.access import (
+    ContractModel,
+    LampHistoryModel,
+    LampModel,
+    SchoolModel,
+    TicketEventModel,
+    TicketModel,
+    UserModel,
+)
 from chalicelib.schemas import (
     PageQuery,
     TicketEventOut,
@@ -34,6 +43,39 @@ from chalicelib.services.paging import decode_cursor, encode_cursor
 from chalicelib.services.registry import contract_policy
 
 HISTORY_ACTIONS = {"resolve", "sign_off", "close", "cancel", "merge", "reopen"}
+
+
+class TicketStore(Protocol):
+    """What this use case needs of storage: `chalicelib.models.access` in the app, an in-memory fake in
+    the service-level tests (tests/support/fakes.py)."""
+
+    def get_school(self, school_id: str) -> SchoolModel: ...
+    def get_contract(self, contract_id: str) -> ContractModel: ...
+    def get_user(self, user_id: str) -> UserModel: ...
+    def batch_get_lamps(self, lamp_ids: Sequence[str]) -> dict[str, LampModel]: ...
+    def reserve_numbers(self, name: str, count: int = 1) -> int: ...
+    def get_ticket(self, ticket_id: str) -> TicketModel: ...
+    def find_ticket_by_ref(self, ref: str) -> TicketModel: ...
+    def query_tickets(
+        self, filters: dict[str, str], *, limit: int, cursor: dict[str, Any] | None
+    ) -> access.Page[TicketModel]: ...
+    def query_ticket_events(
+        self, ticket_id: str, limit: int, cursor: dict[str, Any] | None
+    ) -> access.Page[TicketEventModel]: ...
+    def open_ticket(
+        self, ticket: TicketModel, event: TicketEventModel, lamp_histories: Sequence[LampHistoryModel]
+    ) -> None: ...
+    def apply_transition(
+        self,
+        ticket: TicketModel,
+        event: TicketEventModel,
+        lamp_ids: Sequence[str],
+        open_fault_delta: int,
+        lamp_histories: Sequence[LampHistoryModel],
+    ) -> None: ...
+
+
+STORE: TicketStore = access  # type: ignore[assignment]  # a module implements the protocol
 
 
 def _iso(value: Any) -> Any:
@@ -140,12 +182,14 @@ def _can_read(ticket: TicketModel, actor: Principal) -> None:
         raise Forbidden("engineers see the tickets assigned to them")
 
 
-def create_ticket(body: TicketIn, actor: Principal, now: dt.datetime | None = None) -> TicketOut:
+def create_ticket(
+    body: TicketIn, actor: Principal, now: dt.datetime | None = None, store: TicketStore = STORE
+) -> TicketOut:
     now = now or utcnow()
-    school = access.get_school(body.school_id)
-    policy = contract_policy(access.get_contract(school.contract_id))
+    school = store.get_school(body.school_id)
+    policy = contract_policy(store.get_contract(school.contract_id))
     room_id = body.room_id or ""
-    lamps = access.batch_get_lamps(body.lamp_ids) if body.lamp_ids else {}
+    lamps = store.batch_get_lamps(body.lamp_ids) if body.lamp_ids else {}
     problems = []
     for index, lamp_id in enumerate(body.lamp_ids):
         lamp = lamps.get(lamp_id)
@@ -167,7 +211,7 @@ def create_ticket(body: TicketIn, actor: Principal, now: dt.datetime | None = No
     level = body.level or policy.default_level
     due = deadlines_for(policy, level, now)
     ticket_id = new_id("t")
-    number = access.reserve_numbers(f"ticket#{now.year}")
+    number = store.reserve_numbers(f"ticket#{now.year}")
     ticket = TicketModel(
         ticket_id,
         ref=ticket_ref(now.year, number),
@@ -213,23 +257,23 @@ def create_ticket(body: TicketIn, actor: Principal, now: dt.datetime | None = No
         )
         for lamp_id in lamps
     ]
-    access.open_ticket(ticket, event, histories)
+    store.open_ticket(ticket, event, histories)
     return ticket_view(ticket, actor)
 
 
-def get_ticket(ticket_id: str, actor: Principal) -> TicketOut:
-    ticket = _find(ticket_id)
+def get_ticket(ticket_id: str, actor: Principal, store: TicketStore = STORE) -> TicketOut:
+    ticket = _find(ticket_id, store)
     _can_read(ticket, actor)
     return ticket_view(ticket, actor)
 
 
-def _find(ticket_id_or_ref: str) -> TicketModel:
+def _find(ticket_id_or_ref: str, store: TicketStore) -> TicketModel:
     if ticket_id_or_ref.startswith("T-"):
-        return access.find_ticket_by_ref(ticket_id_or_ref)
-    return access.get_ticket(ticket_id_or_ref)
+        return store.find_ticket_by_ref(ticket_id_or_ref)
+    return store.get_ticket(ticket_id_or_ref)
 
 
-def list_tickets(query: TicketListQuery, actor: Principal) -> TicketPageOut:
+def list_tickets(query: TicketListQuery, actor: Principal, store: TicketStore = STORE) -> TicketPageOut:
     """Oldest on-site deadline first; one Query on the index of exactly the filters given."""
     if actor.roles <= FIELD_ROLES:
         if query.assignee_id not in (None, actor.sub):
@@ -245,20 +289,22 @@ def list_tickets(query: TicketListQuery, actor: Principal) -> TicketPageOut:
             "say which tickets to list",
             details=[FieldProblem("query", "give at least one of school_id, assignee_id, status, level")],
         )
-    page = access.query_tickets(filters, limit=query.limit, cursor=decode_cursor(query.cursor))
+    page = store.query_tickets(filters, limit=query.limit, cursor=decode_cursor(query.cursor))
     return TicketPageOut(items=[ticket_view(t, actor) for t in page.items], next_cursor=encode_cursor(page.next_key))
 
 
-def list_ticket_events(ticket_id: str, query: PageQuery, actor: Principal) -> TicketEventPageOut:
-    ticket = _find(ticket_id)
+def list_ticket_events(
+    ticket_id: str, query: PageQuery, actor: Principal, store: TicketStore = STORE
+) -> TicketEventPageOut:
+    ticket = _find(ticket_id, store)
     _can_read(ticket, actor)
-    page = access.query_ticket_events(ticket.ticket_id, query.limit, decode_cursor(query.cursor))
+    page = store.query_ticket_events(ticket.ticket_id, query.limit, decode_cursor(query.cursor))
     return TicketEventPageOut(items=[event_view(e) for e in page.items], next_cursor=encode_cursor(page.next_key))
 
 
-def _check_assignee(user_id: str) -> None:
+def _check_assignee(user_id: str, store: TicketStore) -> None:
     try:
-        user = access.get_user(user_id)
+        user = store.get_user(user_id)
     except NotFound as exc:
         raise InvalidInput(
             "no such user", details=[FieldProblem("assignee_id", f"user '{user_id}' does not exist")]
@@ -270,9 +316,9 @@ def _check_assignee(user_id: str) -> None:
         )
 
 
-def _merge_target(ticket: TicketModel, target_id: str) -> TicketModel:
+def _merge_target(ticket: TicketModel, target_id: str, store: TicketStore) -> TicketModel:
     try:
-        target = _find(target_id)
+        target = _find(target_id, store)
     except NotFound as exc:
         raise InvalidInput(
             "no such ticket", details=[FieldProblem("merge_into", f"ticket '{target_id}' does not exist")]
@@ -292,11 +338,11 @@ def _merge_target(ticket: TicketModel, target_id: str) -> TicketModel:
 
 
 def transition_ticket(
-    ticket_id: str, body: TransitionIn, actor: Principal, now: dt.datetime | None = None
+    ticket_id: str, body: TransitionIn, actor: Principal, now: dt.datetime | None = None, store: TicketStore = STORE
 ) -> TicketOut:
     now = now or utcnow()
     change = body.root
-    ticket = _find(ticket_id)
+    ticket = _find(ticket_id, store)
     if change.version != ticket.version:
         # Role and assignee first: someone who may not act learns nothing of the ticket's version.
         lifecycle.may_act(state_of(ticket), change.action, actor)
@@ -305,12 +351,12 @@ def transition_ticket(
             extra={"current_version": ticket.version, "current_status": ticket.status},
         )
     spec = lifecycle.ACTIONS[change.action]
-    policy = contract_policy(access.get_contract(ticket.contract_id)) if spec.needs_policy else None
+    policy = contract_policy(store.get_contract(ticket.contract_id)) if spec.needs_policy else None
     plan = lifecycle.plan_transition(state_of(ticket), change, actor, policy, now)
     if plan.action == "assign":
-        _check_assignee(plan.changes["assignee_id"])
+        _check_assignee(plan.changes["assignee_id"], store)
     if plan.action == "merge":
-        plan.changes["merged_into"] = _merge_target(ticket, plan.changes["merged_into"]).ticket_id
+        plan.changes["merged_into"] = _merge_target(ticket, plan.changes["merged_into"], store).ticket_id
 
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
@@ -339,5 +385,5 @@ def transition_ticket(
             )
             for lamp_id in map(str, ticket.lamp_ids)
         ]
-    access.apply_transition(ticket, event, [str(x) for x in ticket.lamp_ids], plan.lamp_count_delta, histories)
+    store.apply_transition(ticket, event, [str(x) for x in ticket.lamp_ids], plan.lamp_count_delta, histories)
     return ticket_view(ticket, actor)
