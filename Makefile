@@ -13,9 +13,10 @@ setup: $(STAMP)
 run: $(STAMP)  ## API on http://127.0.0.1:8000 with demo data, on an embedded AWS
 	$(PY) -m devtools.run_local
 
-test: $(STAMP)  ## the whole suite: unit, functional (moto), end-to-end (real local server)
+test: $(STAMP)  ## lint, format, types (mypy), then the whole suite: unit, functional (moto), end-to-end (real local server)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 bench: $(STAMP)  ## prints the benchmark table
