@@ -31,6 +31,24 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
+class ValidationFailed(InvalidInput):
+    """The input does not fit its schema (unknown field, wrong type, out of range): refused before any rule runs."""
+
+    code = "validation_failed"
+
+
+class MalformedInput(DomainError):
+    """The input cannot be read at all (empty, not JSON, nested too deeply)."""
+
+    code = "malformed_body"
+
+
+class InvalidHeader(DomainError):
+    """A header (or an event's equivalent, e.g. an idempotency key) has a value the API cannot use."""
+
+    code = "invalid_header"
+
+
 class InvalidQuery(DomainError):
     """A query parameter the schema cannot judge alone, e.g. a cursor from another list."""
 

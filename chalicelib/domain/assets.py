@@ -21,9 +21,13 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 def _calendar_date(value: object) -> object:
     """Pydantic would read 0 or "86400" as a Unix timestamp: a placeholder in a date column
-    would register a lamp as installed in 1970, out of warranty. Only real dates pass."""
+    would register a lamp as installed in 1970, out of warranty. Only real dates pass, and pass
+    as dates: strict validation (JSON bodies) would refuse the text handed on."""
     if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
-        return value.strip()
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError as exc:  # 2025-02-30
+            raise ValueError(f"must be a real date as YYYY-MM-DD ({exc})") from exc
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     raise ValueError("must be a date as YYYY-MM-DD")

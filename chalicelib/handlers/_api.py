@@ -1,20 +1,22 @@
-"""The one place where HTTP meets the service: auth, validation, error mapping, JSON.
+"""Where HTTP meets the service: every route is declared through `Api.route`.
 
-Every route is declared through `Api.route`, which records its operationId so the
-OpenAPI document can be checked against the code, checks the bearer token and role,
-validates the body and query string with pydantic, and maps domain errors to the
-single error shape `{"error": {"code", "message", "details": [{"field", "problem"}]}}`.
+`Api.route` records the operation (operationId, roles, body, query and response schemas, status)
+so the OpenAPI document is generated from the code and checked against it, and wraps the view in
+the request spine: token and role (`chalicelib.entry.auth`), body size and Content-Type (HTTP
+only, here), body and query validation (`chalicelib.entry.validation`), an Idempotency-Key
+(`chalicelib.entry.idempotency`), and the one mapping of domain errors to a status and the error
+shape `{"error": {"code", "message", "details": [{"field", "problem"}]}}` (`chalicelib.entry.failures`).
+
+The steps live in `chalicelib/entry/` so that non-HTTP entry points (handlers/jobs.py, and the
+Step Functions tasks, S3 events and stream records to come) reuse them without Chalice's request;
+what stays here is what only HTTP has: headers, Content-Type, status codes, Response objects.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import lru_cache, wraps
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
@@ -22,15 +24,36 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint, CognitoUserPoolAuthorizer, Response
 
 from chalicelib import errors
-from chalicelib.auth import Principal, Role, TokenVerifier
+from chalicelib.auth import Principal, Role
+from chalicelib.entry import auth, failures, idempotency, validation
+from chalicelib.entry.failures import error_body
+from chalicelib.entry.jsonable import dumps, json_default
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel, ValidationError
+    from pydantic import BaseModel
+
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "IDEMPOTENCY_KEY",
+    "JSON",
+    "OPERATIONS",
+    "Api",
+    "Operation",
+    "RequestContext",
+    "error_body",
+    "error_response",
+    "json_default",
+    "json_response",
+    "reset_caches",
+    "schema",
+]
 
 JSON = "application/json"
 # Request schemas are named, not imported: pydantic loads on the first request that validates.
 SCHEMA_MODULE = "chalicelib.schemas"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY = idempotency.KEY_PATTERN
 
 
 @dataclass(frozen=True)
@@ -46,6 +69,8 @@ class Operation:
     response: str | None = None  # the success body: an `*Out` schema name in chalicelib.schemas, or a media type
     status: int = 200
 
+
+OPERATIONS: list[Operation] = []
 
 # Deployed stages also put a Cognito authorizer in front of every non-public route, so API Gateway
 # turns away bad tokens before a Lambda runs. Read when routes are declared (not through settings):
@@ -64,9 +89,6 @@ def schema(name: str) -> type[BaseModel]:
     return cls
 
 
-OPERATIONS: list[Operation] = []
-
-
 @dataclass
 class RequestContext:
     principal: Principal | None
@@ -77,59 +99,13 @@ class RequestContext:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class ApiError(Exception):
-    """An HTTP-level refusal raised inside this layer (content type, size, syntax)."""
-
-    def __init__(self, status: int, code: str, message: str, details: list[errors.FieldProblem] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.details = status, code, message, details or []
-
-
-_DOMAIN_STATUS: list[tuple[type[errors.DomainError], int]] = [
-    (errors.InvalidQuery, 400),
-    (errors.Unauthenticated, 401),
-    (errors.Forbidden, 403),
-    (errors.NotFound, 404),
-    (errors.Conflict, 409),
-    (errors.UnsupportedMediaType, 415),
-    (errors.PayloadTooLarge, 413),
-    (errors.ImportRejected, 422),
-    (errors.InvalidInput, 422),
-]
-
-
-def error_body(code: str, message: str, details: Iterable[errors.FieldProblem] = (), **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "code": code,
-        "message": message,
-        "details": [{"field": d.field, "problem": d.problem} for d in details],
-    }
-    body.update(extra)
-    return {"error": body}
-
-
-def json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json", exclude_unset=True)  # `*Out` fields with a default: only when set
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    if hasattr(value, "__dataclass_fields__"):
-        return {k: getattr(value, k) for k in value.__dataclass_fields__}
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+def reset_caches() -> None:
+    """Tests call this after changing the environment."""
+    auth.reset_caches()
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        body=json.dumps(body, default=json_default, ensure_ascii=False),
-        status_code=status,
-        headers={"Content-Type": JSON, **(headers or {})},
-    )
+    return Response(body=dumps(body), status_code=status, headers={"Content-Type": JSON, **(headers or {})})
 
 
 def error_response(
@@ -138,117 +114,19 @@ def error_response(
     return json_response(error_body(code, message, details, **extra), status)
 
 
-def _domain_error_response(exc: errors.DomainError) -> Response:
-    status = next((s for cls, s in _DOMAIN_STATUS if isinstance(exc, cls)), 400)
-    extra = dict(exc.extra)
-    if isinstance(exc, errors.ImportRejected):
-        extra["rows"] = [{"row": r.row, "column": r.column, "problem": r.problem} for r in exc.rows]
+def domain_error_response(exc: errors.DomainError) -> Response:
+    status = failures.http_status(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return json_response(error_body(exc.code, exc.message, exc.details, **extra), status, headers)
+    return json_response(failures.failure_body(exc), status, headers)
 
 
-def validation_problems(exc: ValidationError, prefix: str = "") -> list[errors.FieldProblem]:
-    problems = []
-    for err in exc.errors(include_url=False):
-        location = ".".join(str(p) for p in err["loc"]) or "(root)"
-        message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-        problems.append(errors.FieldProblem(field=f"{prefix}{location}", problem=message))
-    return problems
-
-
-@lru_cache(maxsize=1)
-def _verifier() -> TokenVerifier:
-    s = get_settings()
-    return TokenVerifier(
-        issuer=s.auth_issuer, audience=s.auth_audience, jwks_url=s.auth_jwks_url, local_key_path=s.auth_local_key_path
-    )
-
-
-def reset_caches() -> None:
-    """Tests call this after changing the environment."""
-    _verifier.cache_clear()
-    get_settings.cache_clear()
-
-
-def _parse_json(raw: bytes, model: type[BaseModel]) -> BaseModel:
-    from pydantic import ValidationError
-
-    if not raw.strip():
-        raise ApiError(
-            400,
-            "malformed_body",
-            "the request body is empty; a JSON object is expected",
-            [errors.FieldProblem("(body)", "missing")],
+def _json_content_type(headers: Any) -> None:
+    ctype = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    if ctype != JSON:
+        raise errors.UnsupportedMediaType(
+            f"send the body as {JSON}",
+            details=[errors.FieldProblem("Content-Type", f"'{ctype or 'missing'}' is not {JSON}")],
         )
-    try:
-        variant_for = getattr(model, "variant_for", None)
-        if variant_for is None:
-            return model.model_validate_json(raw)
-        # A union told apart by a field (a ticket change by `action`): validate the chosen variant
-        # alone, so problems name plain fields; then wrap it in the union's model.
-        try:
-            decoded = json.loads(raw)
-        except ValueError:
-            decoded = None
-        variant = variant_for(decoded)
-        try:
-            parsed = variant.model_validate_json(raw)
-        except ValidationError as exc:
-            problems = validation_problems(exc)
-            missing = getattr(variant, "missing_problem", None)  # e.g. "required for assign"
-            if missing is not None:
-                problems = [
-                    errors.FieldProblem(p.field, missing()) if p.problem == "Field required" else p for p in problems
-                ]
-            raise ApiError(422, "validation_failed", "the request body is invalid", problems) from exc
-        return model.from_variant(parsed)  # type: ignore[attr-defined, no-any-return]
-    except ValidationError as exc:
-        if any(e["type"] == "json_invalid" for e in exc.errors()):
-            raise ApiError(
-                400,
-                "malformed_body",
-                "the request body is not valid JSON",
-                [errors.FieldProblem("(body)", "not valid JSON")],
-            ) from exc
-        raise ApiError(422, "validation_failed", "the request body is invalid", validation_problems(exc)) from exc
-
-
-def _parse_query(params: dict[str, str] | None, model: type[BaseModel]) -> BaseModel:
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate(params or {})
-    except ValidationError as exc:
-        raise ApiError(400, "invalid_query", "the query string is invalid", validation_problems(exc, "query.")) from exc
-
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
-
-
-def _once(
-    operation_id: str, ctx: RequestContext, key: str, lambda_context: Any, run: Callable[[], Any]
-) -> tuple[Any, bool]:
-    if not IDEMPOTENCY_KEY.fullmatch(key):
-        raise ApiError(
-            400,
-            "invalid_header",
-            f"the {IDEMPOTENCY_HEADER} header is not a valid key",
-            [errors.FieldProblem(IDEMPOTENCY_HEADER, "8 to 128 letters, digits or _.:- (a UUID is ideal)")],
-        )
-    # The parsed body, re-serialised: a retry with other whitespace or key order is the same request.
-    canonical = ctx.body.model_dump_json().encode() if ctx.body is not None else ctx.raw_body
-    idempotency = import_module("chalicelib.services.idempotency")  # Powertools loads only when a key is sent
-    # Stored as JSON, so the replay is what the first answer was.
-    return idempotency.once(
-        operation_id,
-        ctx.principal.sub if ctx.principal else "public",
-        key,
-        canonical,
-        lambda: json.loads(json.dumps(run(), default=json_default)),
-        key_name=IDEMPOTENCY_HEADER,
-        lambda_context=lambda_context,
-    )
 
 
 class Api:
@@ -296,45 +174,38 @@ class Api:
             def handler(**params: str) -> Response:
                 request = blueprint.current_request
                 try:
-                    principal = None
-                    if allowed is not None:
-                        principal = _verifier().verify(request.headers.get("authorization"))
-                        if not principal.has_any(allowed):
-                            raise errors.Forbidden(
-                                f"this action needs one of the roles: {', '.join(sorted(allowed))}",
-                                extra={"required_roles": sorted(allowed)},
-                            )
+                    # Token and role before anything about the input is read or disclosed.
+                    principal = (
+                        auth.require(request.headers.get("authorization"), allowed) if allowed is not None else None
+                    )
                     raw = request.raw_body or b""
-                    limit = get_settings().max_upload_bytes if raw_body else get_settings().max_body_bytes
-                    if len(raw) > limit:
-                        raise ApiError(413, "payload_too_large", f"the request body is larger than {limit} bytes")
+                    raw = raw.encode() if isinstance(raw, str) else raw  # chalice types it str | bytes
+                    settings = get_settings()
+                    validation.check_size(raw, settings.max_upload_bytes if raw_body else settings.max_body_bytes)
                     ctx = RequestContext(
                         principal=principal, params=params, raw_body=raw, headers=dict(request.headers)
                     )
                     if query is not None:
-                        ctx.query = _parse_query(request.query_params, schema(query))
+                        ctx.query = validation.parse_query(request.query_params, schema(query))
                     if body is not None:
-                        ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-                        if ctype != JSON:
-                            raise ApiError(
-                                415,
-                                "unsupported_media_type",
-                                f"send the body as {JSON}",
-                                [errors.FieldProblem("Content-Type", f"'{ctype or 'missing'}' is not {JSON}")],
-                            )
-                        ctx.body = _parse_json(raw, schema(body))
+                        _json_content_type(request.headers)
+                        ctx.body = validation.parse_json(raw, schema(body))
                     key = request.headers.get(IDEMPOTENCY_HEADER) if idempotent else None
                     if key is None:
                         result = view(ctx, **params)
                     else:
-                        result, replayed = _once(
-                            operation_id, ctx, key, request.lambda_context, lambda: view(ctx, **params)
+                        result, replayed = idempotency.run_once(
+                            operation_id,
+                            principal.sub if principal else "public",
+                            key,
+                            idempotency.canonical(ctx.body, raw),
+                            lambda: view(ctx, **params),
+                            key_name=IDEMPOTENCY_HEADER,
+                            lambda_context=request.lambda_context,
                         )
                         return json_response(result, status, {"Idempotent-Replayed": "true"} if replayed else None)
-                except ApiError as exc:
-                    return error_response(exc.status, exc.code, exc.message, exc.details)
                 except errors.DomainError as exc:
-                    return _domain_error_response(exc)
+                    return domain_error_response(exc)
                 if isinstance(result, Response):
                     return result
                 return json_response(result, status)

@@ -4,6 +4,8 @@ A client that sends an idempotency key with a create can resend it after a timeo
 success is stored for a day and replayed to every retry with the same key, instead of creating
 a second ticket. Keys are per user and per operation; reusing one for a different body is
 refused (422), and a retry that arrives while the first attempt still runs gets 409.
+Entry points reach it through `chalicelib.entry.idempotency`, which checks the key and gives
+the request its canonical form; this module knows nothing of headers or events.
 
 Known window (Powertools' design): if the function dies after the ticket is written but before
 the record is marked complete, a retry after the Lambda timeout creates again.
@@ -49,7 +51,7 @@ def once(
 
     replayed = False
 
-    def mark_replay(response: Any, _record: Any) -> Any:
+    def mark_replay(response: Any, idempotent_data: Any) -> Any:  # Powertools' hook protocol names both
         nonlocal replayed
         replayed = True
         return response
@@ -64,7 +66,7 @@ def once(
         # An attempt that dies mid-way then blocks its key only until its Lambda's timeout, not for a day.
         config.register_lambda_context(lambda_context)
 
-    @idempotent_function(
+    @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
         data_keyword_argument="request",
         persistence_store=_store(idempotency_table_name()),
         config=config,

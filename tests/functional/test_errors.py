@@ -533,14 +533,14 @@ class TestValidation:
 
     def test_string_for_an_integer_names_the_field(self, world, school):
         error = self.post_ticket(world, ticket_body(school["school_id"], level="high"))
-        assert fields_of(error) == {"level": "Input should be a valid integer, unable to parse string as an integer"}
+        assert fields_of(error) == {"level": "Input should be a valid integer"}
 
     def test_string_for_a_number_names_the_field(self, world, school):
         body = {**VALID_BODIES["createSchool"], "contract_id": school["contract_id"], "latitude": "north"}
         error = assert_error(
             send(world.client, "POST", "/schools", world.auth("admin"), body), 422, "validation_failed"
         )
-        assert fields_of(error) == {"latitude": "Input should be a valid number, unable to parse string as a number"}
+        assert fields_of(error) == {"latitude": "Input should be a valid number"}
 
     def test_unknown_field_is_refused_by_name(self, world, school):
         error = self.post_ticket(world, ticket_body(school["school_id"], priority="urgent"))
