@@ -10,106 +10,24 @@ created + unchanged + failed rows always add up to the rows read.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from typing import Any
 
 from pydantic import ValidationError
 
 from chalicelib.auth import Principal
 from chalicelib.domain import assets
-from chalicelib.errors import FieldProblem, ImportRejected, InvalidInput, RowError, UnsupportedMediaType
-from chalicelib.media_types import CSV_TYPES, EQUIPMENT_LIST_TYPES, XLSX_TYPE
+from chalicelib.errors import ImportRejected, RowError
+from chalicelib.media_types import EQUIPMENT_LIST_TYPES
 from chalicelib.models import access
 from chalicelib.models.access import RoomModel
 from chalicelib.schemas import ImportMode, ImportReportOut, ImportRowErrorOut
+from chalicelib.services import equipment_list
 from chalicelib.services.ids import utcnow
 from chalicelib.services.registry import build_lamp, contract_warranty
 
 CONTENT_TYPES = EQUIPMENT_LIST_TYPES
-MAX_ROWS = 10_000  # one import finishes well inside API Gateway's 29 s (see make bench)
-
-
-# Excel on a Chinese Windows saves "CSV" as GBK; GB 18030 reads GBK and GB 2312 too.
-CSV_ENCODINGS = ("utf-8-sig", "gb18030")
-
-
-def _decode_csv(raw: bytes, content_type: str) -> str:
-    declared = [
-        part.split("=", 1)[1].strip().strip('"')
-        for part in content_type.split(";")[1:]
-        if part.strip().lower().startswith("charset=")
-    ]
-    declared = ["utf-8-sig" if d.lower().replace("_", "-") in ("utf-8", "utf8") else d for d in declared]  # Excel's BOM
-    for encoding in [*declared, *CSV_ENCODINGS]:  # UTF-8 before GB 18030, which would misread it
-        try:
-            return raw.decode(encoding)
-        except (UnicodeDecodeError, LookupError):  # LookupError: a charset Python does not know
-            continue
-    raise InvalidInput(
-        "the CSV file must be UTF-8 or GBK text", details=[FieldProblem("(body)", "not UTF-8 or GBK text")]
-    )
-
-
-def _read_rows(raw: bytes, content_type: str) -> list[dict[str, str]]:
-    media = content_type.split(";", maxsplit=1)[0].strip().lower()
-    if media in CSV_TYPES:
-        text = _decode_csv(raw, content_type)
-        reader = csv.reader(io.StringIO(text))
-        table = [row for row in reader]
-    elif media == XLSX_TYPE:
-        table = _xlsx_table(raw)
-    else:
-        raise UnsupportedMediaType(
-            "send the equipment list as CSV or XLSX",
-            details=[FieldProblem("Content-Type", f"'{media or 'missing'}' is not one of {', '.join(CONTENT_TYPES)}")],
-        )
-    if not table:
-        raise InvalidInput("the file is empty", details=[FieldProblem("(body)", "no header row")])
-    header = [str(h or "").strip().lower().replace(" ", "_") for h in table[0]]
-    missing = [c for c in assets.REQUIRED_IMPORT_COLUMNS if c not in header]
-    if missing:
-        raise InvalidInput(
-            "the header row lacks required columns",
-            details=[FieldProblem(c, "column missing from row 1") for c in missing],
-        )
-    rows = []
-    for values in table[1:]:
-        if not any(str(v or "").strip() for v in values):
-            rows.append({})  # blank line: keeps row numbers aligned with the spreadsheet
-            continue
-        rows.append(
-            {h: _cell(values[i]) if i < len(values) else "" for i, h in enumerate(header) if h in assets.IMPORT_COLUMNS}
-        )
-    if len(rows) > MAX_ROWS:
-        raise InvalidInput(f"at most {MAX_ROWS} rows per import", details=[FieldProblem("(body)", f"{len(rows)} rows")])
-    return rows
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return "" if value is None else str(value).strip()
-
-
-def _xlsx_table(raw: bytes) -> list[list[Any]]:
-    import zipfile
-
-    from openpyxl import load_workbook  # deferred: only imports pay for it
-
-    try:
-        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise InvalidInput(
-            "the file is not a readable XLSX workbook", details=[FieldProblem("(body)", "not XLSX")]
-        ) from exc
-    sheet = book.worksheets[0]
-    return [list(row) for row in sheet.iter_rows(values_only=True)]
+MAX_ROWS = equipment_list.MAX_ROWS
 
 
 def _validate(rows: list[dict[str, str]]) -> tuple[list[tuple[int, assets.LampSpec]], list[RowError]]:
@@ -142,7 +60,7 @@ def import_lamps(
 ) -> ImportReportOut:
     now = now or utcnow()
     school = access.get_school(school_id)
-    rows = _read_rows(raw, content_type)
+    rows = equipment_list.read_rows(raw, content_type)  # refuses an oversized file while reading it
     good, problems = _validate(rows)
 
     registered = access.registered_serials(spec.serial for _, spec in good)
