@@ -116,6 +116,9 @@ def _validate(data: Any, raw: bytes, model: type[BaseModel], message: str) -> Ba
                 "the request body is not valid JSON", details=[FieldProblem("(body)", "not valid JSON")]
             ) from exc
         listed = _listed(errs)
+        missing = getattr(target, "missing_problem", None)  # a variant says who needs it: "required for assign"
+        if missing is not None:
+            listed = [FieldProblem(p.field, missing()) if p.problem == "Field required" else p for p in listed]
         listed += unknown.first[: MAX_DETAILS - len(listed)]
         raise ValidationFailed(message, details=listed, extra=_more(len(errs) + unknown.count, listed)) from exc
     if unknown.count:
