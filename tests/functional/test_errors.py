@@ -14,8 +14,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import re
+import string
 import time
 from collections.abc import Iterator
 from functools import lru_cache
@@ -627,6 +629,164 @@ class TestValidation:
     def test_listing_tickets_without_any_filter_is_refused_naming_the_query(self, world):
         error = assert_error(send(world.client, "GET", "/tickets", world.auth("dispatcher")), 422, "invalid_input")
         assert set(fields_of(error)) == {"query"}
+
+
+# ---- cheap refusals (issue 8): bounded answers, strict JSON types -----------------------------
+
+KEY_ALPHABET = string.ascii_letters + string.digits
+SMALL_ANSWER_BYTES = 4096  # 20 details and a count: a few hundred bytes, whatever was sent
+
+
+def many_keys(n: int) -> list[str]:
+    """n distinct three-character field names: 131,000 of them fit a 1 MB body."""
+    return ["".join(k) for k in itertools.islice(itertools.product(KEY_ALPHABET, repeat=3), n)]
+
+
+class TestCheapRefusals:
+    @pytest.fixture(scope="class")
+    def school(self, world: SimpleNamespace) -> dict[str, Any]:
+        return make_school(world.client, world.auth)
+
+    def test_a_megabyte_of_unknown_fields_gets_a_small_422_naming_20_and_counting_the_rest(self, world):
+        keys = many_keys(131_000)
+        body = json.dumps(dict.fromkeys(keys, 0), separators=(",", ":"))
+        assert len(body) <= get_settings().max_body_bytes  # under the size limit: it must be read
+        response = send(world.client, "POST", "/contracts", world.auth("admin"), body)
+        error = assert_error(response, 422, "validation_failed")
+        assert len(response.text.encode()) < SMALL_ANSWER_BYTES
+        assert len(error["details"]) == 20
+        # the declared fields' problems first (code and name are missing), then unknown fields in sent order
+        assert error["details"][:2] == [
+            {"field": "code", "problem": "Field required"},
+            {"field": "name", "problem": "Field required"},
+        ]
+        assert error["details"][2:] == [{"field": k, "problem": "unknown field"} for k in keys[:18]]
+        assert error["more_details"] == 131_000 + 2 - 20
+
+    def test_unknown_fields_inside_a_nested_object_are_counted_the_same_way(self, world, school):
+        keys = many_keys(5_000)
+        body = ticket_body(school["school_id"], reporter={"name": "Ms Li", **dict.fromkeys(keys, "x")})
+        response = send(world.client, "POST", "/tickets", world.auth("dispatcher"), body)
+        error = assert_error(response, 422, "validation_failed")
+        assert len(response.text.encode()) < SMALL_ANSWER_BYTES
+        assert [d["field"] for d in error["details"]] == [f"reporter.{k}" for k in keys[:20]]
+        assert error["more_details"] == 5_000 - 20
+
+    def test_unknown_fields_beside_other_problems_are_all_counted_at_once(self, world, school):
+        body = {**VALID_BODIES["createSchool"], "contract_id": school["contract_id"], "latitude": 91}
+        body.update(dict.fromkeys(many_keys(30), 1))
+        error = assert_error(
+            send(world.client, "POST", "/schools", world.auth("admin"), body), 422, "validation_failed"
+        )
+        assert error["details"][0]["field"] == "latitude"
+        assert len(error["details"]) == 20 and error["more_details"] == 1 + 30 - 20
+
+    def test_at_most_20_problems_are_listed_whatever_their_kind(self, world, school):
+        """40 problems in declared fields (20 contacts, each without a name and with a bad email)."""
+        contacts = [{"name": "", "email": "not-an-email"} for _ in range(20)]
+        body = {**VALID_BODIES["createSchool"], "contract_id": school["contract_id"], "contacts": contacts}
+        error = assert_error(
+            send(world.client, "POST", "/schools", world.auth("admin"), body), 422, "validation_failed"
+        )
+        assert len(error["details"]) == 20
+        assert error["more_details"] == 40 - 20
+        assert error["details"][0]["field"] == "contacts.0.name"
+
+    def test_a_refusal_with_at_most_20_problems_has_no_more_details(self, world, school):
+        error = assert_error(
+            send(world.client, "POST", "/tickets", world.auth("dispatcher"), ticket_body(school["school_id"], x=1)),
+            422,
+            "validation_failed",
+        )
+        assert "more_details" not in error
+
+    @pytest.mark.parametrize(
+        ("field", "value", "problem"),
+        [
+            ("level", True, "Input should be a valid integer"),
+            ("level", "2", "Input should be a valid integer"),
+            ("level", 2.5, "Input should be a valid integer"),
+            ("description", 12345, "Input should be a valid string"),
+            ("lamp_ids", "l_1", "Input should be a valid array"),
+            ("category", 1, "Input should be"),
+        ],
+        ids=[
+            "bool-for-int",
+            "string-for-int",
+            "fraction-for-int",
+            "number-for-text",
+            "text-for-list",
+            "number-for-enum",
+        ],
+    )
+    def test_a_json_value_of_the_wrong_type_is_422_naming_the_field_not_coerced(
+        self, world, school, field, value, problem
+    ):
+        error = assert_error(
+            send(
+                world.client,
+                "POST",
+                "/tickets",
+                world.auth("dispatcher"),
+                ticket_body(school["school_id"], **{field: value}),
+            ),
+            422,
+            "validation_failed",
+        )
+        assert set(fields_of(error)) == {field}
+        assert fields_of(error)[field].startswith(problem)
+
+    @pytest.mark.parametrize("value", [True, "31.2"], ids=["bool", "string"])
+    def test_a_coordinate_sent_as_a_bool_or_a_string_is_422(self, world, school, value):
+        body = {**VALID_BODIES["createSchool"], "contract_id": school["contract_id"], "latitude": value}
+        error = assert_error(
+            send(world.client, "POST", "/schools", world.auth("admin"), body), 422, "validation_failed"
+        )
+        assert fields_of(error) == {"latitude": "Input should be a valid number"}
+
+    @pytest.mark.parametrize("version", ["3", True, 1.5], ids=["string", "bool", "fraction"])
+    def test_a_transition_version_that_is_not_an_integer_is_422_before_the_ticket_is_read(self, world, version):
+        response = send(
+            world.client,
+            "POST",
+            "/tickets/t_0000000000000000/transitions",
+            world.auth("dispatcher"),
+            {"action": "triage", "version": version, "level": 2},
+        )
+        error = assert_error(response, 422, "validation_failed")
+        assert fields_of(error) == {"version": "Input should be a valid integer"}
+
+    def test_strict_is_not_pedantic_iso_dates_enum_values_and_whole_numbers_for_decimals_are_read(self, world, school):
+        lamp = make_lamp(world.client, world.auth, school["school_id"], installed_on="2025-08-20")
+        assert lamp["installed_on"] == "2025-08-20"
+        other = make_school(world.client, world.auth, school["contract_id"], latitude=31, longitude=121)
+        assert (other["latitude"], other["longitude"]) == (31, 121)
+        ticket = make_ticket(world.client, world.auth, school["school_id"], category="flickering", level=3)
+        assert (ticket["category"], ticket["level"]) == ("flickering", 3)
+        response = send(
+            world.client,
+            "POST",
+            f"/tickets/{ticket['ticket_id']}/transitions",
+            world.auth("dispatcher"),
+            {"action": "triage", "version": ticket["version"]},
+        )
+        assert response.status == 200, response.text
+
+    def test_query_strings_stay_text_and_are_read_as_numbers_where_declared(self, world, school):
+        response = send(
+            world.client, "GET", f"/tickets?school_id={school['school_id']}&level=3&limit=5", world.auth("manager")
+        )
+        assert response.status == 200, response.text
+
+    @pytest.mark.parametrize(
+        "body",
+        ["[" * 100_000 + "]" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000],
+        ids=["deep-array", "deep-object"],
+    )
+    def test_json_nested_too_deeply_to_decode_is_400_not_a_500(self, world, body):
+        response = send(world.client, "POST", "/contracts", world.auth("admin"), body)
+        error = assert_error(response, 400, "malformed_body")
+        assert fields_of(error) == {"(body)": "not valid JSON"}
 
 
 # ---- sweeps over OPERATIONS ------------------------------------------------------------------
