@@ -110,3 +110,13 @@ class ImportRejected(DomainError):
     def __init__(self, rows: list[RowError]):
         super().__init__(f"{len(rows)} row(s) are invalid; nothing was imported")
         self.rows = rows
+
+
+class Throttled(DomainError):
+    """Too many requests from one label or address (abuse limits, issue 9); retry after `retry_after` s."""
+
+    code = "throttled"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message, extra={"retry_after": retry_after})
+        self.retry_after = retry_after

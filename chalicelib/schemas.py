@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints,
 from chalicelib.domain.assets import Code, Day, LampSpec, LampStatus, OptionalText, Text
 from chalicelib.domain.lifecycle import ACTIONS, Status, TicketChange
 from chalicelib.domain.policy import Colour, ServicePolicy, WarrantyTerms, default_policy
+from chalicelib.domain.public_reports import MAX_PHOTOS, PHOTO_MAX_BYTES, Fault, Stage
 from chalicelib.domain.tickets import MAX_LAMPS_PER_TICKET, Category, Source
 from chalicelib.domain.types import Id, Level, Note
 
@@ -403,3 +404,66 @@ class TicketPageOut(PageOut):
 
 class TicketEventPageOut(PageOut):
     items: list[TicketEventOut]
+
+
+# ---- the school's side: scan, report, follow (D-S6, no account) -------------------------------
+
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=30, pattern=r"^$|^\+?[0-9][0-9 ()-]{4,28}[0-9]$")
+]
+
+
+class PublicReportIn(Strict):
+    fault: Fault
+    description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    photo_ids: list[Id] = Field(
+        default_factory=list, max_length=MAX_PHOTOS, description="From createPublicPhotoUpload."
+    )
+    contact_phone: Phone = Field(default="", description="Optional; shown only to the dispatcher and the engineer.")
+    website: Annotated[str, StringConstraints(max_length=200)] = Field(
+        default="", description="Leave empty: a field people never see, filled only by bots."
+    )
+
+
+class PhotoUploadIn(Strict):
+    content_type: Literal["image/jpeg", "image/png", "image/heic", "image/webp"]
+    size: int = Field(ge=1, le=PHOTO_MAX_BYTES, description="Bytes; at most 10 MB.")
+
+
+class PresignedPostOut(Out):
+    url: str
+    fields: dict[str, str] = Field(description="Send them, then the file as `file`, in a multipart/form-data POST.")
+    expires_at: dt.datetime
+
+
+class PhotoUploadOut(Out):
+    photo_id: str
+    upload: PresignedPostOut
+
+
+class PublicReportOut(Out):
+    reference: str = Field(description="Quote it on the phone: T-2026-000123.")
+    public_ref: str = Field(description="The reporter's handle on the case: /s/{public_ref} shows its progress.")
+    status_url: str = Field(json_schema_extra={"format": "uri"})
+    joined: bool = Field(description="True when the report joined a case that was already open.")
+    report_count: int
+    stage: Stage
+    reported_at: dt.datetime
+    expected_by: dt.datetime | None = Field(description="When an engineer is expected on site.")
+
+
+class PublicStatusStepOut(Out):
+    at: dt.datetime
+    stage: Stage
+
+
+class PublicStatusOut(Out):
+    reference: str
+    stage: Stage
+    school: str
+    room_id: str | None
+    asset_no: str | None
+    reported_at: dt.datetime
+    expected_by: dt.datetime | None
+    report_count: int
+    history: list[PublicStatusStepOut]

@@ -19,6 +19,7 @@ from pynamodb.exceptions import QueryError
 from pynamodb.models import Model
 
 from chalicelib.domain.assets import LampStatus, room_prefix
+from chalicelib.domain.lifecycle import OPEN_STATES, Status
 from chalicelib.errors import Conflict, DomainError, FieldProblem, InvalidQuery, NotFound, StaleVersion, WriteConflict
 from chalicelib.models.base import bind_tables
 from chalicelib.models.registry import (
@@ -407,31 +408,104 @@ def _set_list_keys(ticket: TicketModel) -> None:
             continue
         parts = [values[d] for d in DIMENSION_ORDER if d in dimensions]
         setattr(ticket, attribute, "#".join(parts) if all(parts) else None)  # sparse: no assignee, no entry
+    joinable = ticket.room_id and Status(ticket.status) in OPEN_STATES
+    ticket.room_open_key = f"{ticket.school_id}#{ticket.room_id}" if joinable else None
 
 
-def open_ticket(ticket: TicketModel, event: TicketEventModel, lamp_histories: Sequence[LampHistoryModel]) -> None:
-    """The ticket, its first audit event, +1 open fault on each lamp and each lamp's history line."""
+class CaseMoved(Exception):
+    """A lamp's open case changed between the read and the write (another report opened one): re-read, join."""
+
+
+def _lamp_opens_case(tx: Transaction, lamp_id: str, ticket_id: str, expected_case: str | None | bool) -> None:
+    """+1 open fault on the lamp and the case a scan of it joins; `expected_case` (False: don't check) is the
+    lamp's open case as the caller read it, so that concurrent reports on one lamp make one case."""
+    condition = LampModel.lamp_id.exists() & LampModel.successor_id.does_not_exist()
+    if expected_case is None:
+        condition &= LampModel.open_case_id.does_not_exist()
+    elif expected_case is not False:
+        condition &= LampModel.open_case_id == expected_case
+    tx.update(
+        LampModel(lamp_id),
+        [LampModel.open_tickets.add(1), LampModel.open_case_id.set(ticket_id)],
+        condition=condition,
+        label=f"lamp:{lamp_id}",
+    )
+
+
+def _raise_for_lamps(exc: TransactionRefused, expected_case: str | None | bool) -> None:
+    refused = exc.failed_with("lamp:")
+    if not refused:
+        return
+    if expected_case is not False:
+        lamp = batch_get_lamps(refused).get(refused[0])
+        if lamp is not None and not lamp.successor_id:
+            raise CaseMoved(refused[0]) from exc
+    raise Conflict(
+        "a lamp of this ticket was replaced meanwhile; reload and retry",
+        details=[FieldProblem("lamp_ids", f"'{lamp}' was replaced") for lamp in refused],
+    ) from exc
+
+
+def open_ticket(
+    ticket: TicketModel,
+    event: TicketEventModel,
+    lamp_histories: Sequence[LampHistoryModel],
+    expected_case: str | None | bool = False,
+) -> None:
+    """The ticket, its first audit event, +1 open fault on each lamp (which now points at this case)
+    and each lamp's history line. With `expected_case` (a school report: one lamp), raises `CaseMoved`
+    if the lamp's open case is no longer the one read: the report then joins that case instead."""
     _set_list_keys(ticket)
     tx = Transaction()
     tx.put(ticket, label="ticket")
     tx.put(event, condition=TicketEventModel.seq.does_not_exist(), label="event")
     for history in lamp_histories:
-        tx.update(
-            LampModel(history.lamp_id),
-            [LampModel.open_tickets.add(1)],
-            condition=LampModel.lamp_id.exists() & LampModel.successor_id.does_not_exist(),
-            label=f"lamp:{history.lamp_id}",
-        )
+        _lamp_opens_case(tx, history.lamp_id, ticket.ticket_id, expected_case)
         tx.put(history, label=f"history:{history.lamp_id}")
     try:
         _commit(tx)
     except TransactionRefused as exc:
-        if exc.failed_with("lamp:"):
-            raise Conflict(
-                "a lamp of this ticket was replaced meanwhile; reload and retry",
-                details=[FieldProblem("lamp_ids", f"'{lamp}' was replaced") for lamp in exc.failed_with("lamp:")],
-            ) from exc
+        _raise_for_lamps(exc, expected_case)
         raise _unexpected(exc, "the ticket") from exc
+
+
+def join_case(
+    ticket: TicketModel,
+    event: TicketEventModel,
+    added_lamp: LampHistoryModel | None = None,
+    expected_case: str | None | bool = False,
+) -> None:
+    """A further report joins an open case: the changed ticket (version-checked: `StaleVersion` if it changed
+    since it was read), its audit event, and the reported lamp if the case did not include it yet."""
+    _set_list_keys(ticket)
+    tx = Transaction()
+    tx.put(ticket, label="ticket")
+    tx.put(event, condition=TicketEventModel.seq.does_not_exist(), label="event")
+    if added_lamp is not None:
+        _lamp_opens_case(tx, added_lamp.lamp_id, ticket.ticket_id, expected_case)
+        tx.put(added_lamp, label=f"history:{added_lamp.lamp_id}")
+    try:
+        _commit(tx)
+    except TransactionRefused as exc:
+        if "ticket" in exc.failed:
+            current = get_ticket(ticket.ticket_id)
+            raise StaleVersion(
+                "the case changed meanwhile",
+                extra={"current_version": current.version, "current_status": current.status},
+            ) from exc
+        _raise_for_lamps(exc, expected_case)
+        raise _unexpected(exc, "the case") from exc
+
+
+def find_open_room_case(school_id: str, room_id: str, since: dt.datetime) -> str | None:
+    """The newest case still open in this room reported at or after `since`, if any (one Query, keys only)."""
+    bind_tables()
+    found = list(
+        TicketModel.by_open_room_case.query(
+            f"{school_id}#{room_id}", TicketModel.reported_at >= since, scan_index_forward=False, limit=1
+        )
+    )
+    return found[0].ticket_id if found else None
 
 
 def apply_transition(
@@ -479,6 +553,15 @@ def find_ticket_by_ref(ref: str) -> TicketModel:
     keys = list(TicketModel.by_ref.query(ref, limit=1))
     if not keys:
         raise NotFound(f"ticket '{ref}' does not exist")
+    return get_ticket(keys[0].ticket_id)
+
+
+def find_ticket_by_public_ref(public_ref: str) -> TicketModel:
+    """The reporter's handle; an unknown one says nothing about what exists."""
+    bind_tables()
+    keys = list(TicketModel.by_public_ref.query(public_ref, limit=1))
+    if not keys:
+        raise NotFound("no report has this reference")
     return get_ticket(keys[0].ticket_id)
 
 

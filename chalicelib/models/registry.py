@@ -102,7 +102,9 @@ class LampsByQrToken(GlobalSecondaryIndex["LampModel"]):
 
     class Meta:
         index_name = "by_qr_token"
-        projection = IncludeProjection(["school_id", "asset_no", "room_id", "position", "model", "open_tickets"])
+        projection = IncludeProjection(
+            ["school_id", "asset_no", "room_id", "position", "model", "open_tickets", "open_case_id"]
+        )
 
     qr_token = UnicodeAttribute(hash_key=True)
 
@@ -139,6 +141,7 @@ class LampModel(Model):
     warranty_end = UnicodeAttribute()  # derived, stored for reports
     status = UnicodeAttribute(default="in_service")
     open_tickets = NumberAttribute(default=0)
+    open_case_id = UnicodeAttribute(null=True)  # the latest case opened on this lamp; a scan joins it while open
     qr_token = UnicodeAttribute()
     predecessor_id = UnicodeAttribute(null=True)
     successor_id = UnicodeAttribute(null=True)

@@ -9,7 +9,7 @@ Query on exactly what it returns, never a Query followed by a filter.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from pynamodb.attributes import (
     JSONAttribute,
@@ -50,6 +50,18 @@ class TicketsByPublicRef(GlobalSecondaryIndex["TicketModel"]):
     public_ref = UnicodeAttribute(hash_key=True)
 
 
+class TicketsByOpenRoomCase(GlobalSecondaryIndex["TicketModel"]):
+    """Open school-reported cases per room, newest report first: a report on another lamp of the room
+    within the window joins one (sparse: `room_open_key` is removed when the case stops being open)."""
+
+    class Meta:
+        index_name = "by_open_room_case"
+        projection = KeysOnlyProjection()
+
+    room_open_key = UnicodeAttribute(hash_key=True)  # "<school_id>#<room_id>"
+    reported_at = UTCDateTimeAttribute(range_key=True)
+
+
 class TicketModel(Model):
     class Meta:
         table_name = "tickets"
@@ -60,15 +72,22 @@ class TicketModel(Model):
     contract_id = UnicodeAttribute()
     school_id = UnicodeAttribute()
     room_id = UnicodeAttribute(default="")
-    lamp_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    # pynamodb types a list of UnicodeAttribute as list[UnicodeAttribute]; its values are str.
+    lamp_ids = cast("ListAttribute[str]", ListAttribute(of=UnicodeAttribute, default=list))
     source = UnicodeAttribute()
     category = UnicodeAttribute()
     level = NumberAttribute()
     level_key = UnicodeAttribute()  # level as text: GSI hash keys are strings here
     level_confirmed = UnicodeAttribute(default="no")
     description = UnicodeAttribute(default="")
-    photos = ListAttribute(of=UnicodeAttribute, default=list)
+    photos = cast("ListAttribute[str]", ListAttribute(of=UnicodeAttribute, default=list))
     reporter = JSONAttribute(default=dict)
+    # School reports (D-S6): how many reports this case gathered, the level the rules suggested
+    # (the dispatcher confirms one at triage) and the contacts reporters left (personal data).
+    report_count = NumberAttribute(default=1)
+    suggested_level = NumberAttribute(null=True)
+    contacts = JSONAttribute(default=list)
+    room_open_key = UnicodeAttribute(null=True)
     status = UnicodeAttribute()
     assignee_id = UnicodeAttribute(null=True)
     owner_id = UnicodeAttribute()  # first-contact responsibility: who took the report
@@ -93,6 +112,7 @@ class TicketModel(Model):
     assignee_level = UnicodeAttribute(null=True)
     status_level = UnicodeAttribute(null=True)
 
+    by_open_room_case = TicketsByOpenRoomCase()
     by_ref = TicketsByRef()
     by_public_ref = TicketsByPublicRef()
     by_school = _due_index("by_school", "school_id")()
