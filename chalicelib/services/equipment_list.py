@@ -84,16 +84,20 @@ def _rows(table: Iterator[Sequence[Any]]) -> list[Row]:
     rows: list[Row] = []
     for number, values in enumerate(table, start=2):
         if number > MAX_ROWS + 1:  # refused on arrival: the rest of the file is never read
-            raise InvalidInput(
-                f"at most {MAX_ROWS:,} rows per import",
-                details=[FieldProblem(BODY, f"row {number:,} is past the limit of {MAX_ROWS:,} rows after the header")],
-            )
+            raise _past_last_row(number)
         _check_width(number, values)
         if not any(str(v or "").strip() for v in values[:MAX_COLUMNS]):
             rows.append({})  # blank line: keeps row numbers aligned with the spreadsheet
             continue
         rows.append({h: _cell(values[i]) if i < len(values) else "" for i, h in known})
     return rows
+
+
+def _past_last_row(number: int) -> InvalidInput:
+    return InvalidInput(
+        f"at most {MAX_ROWS:,} rows per import",
+        details=[FieldProblem(BODY, f"row {number:,} is past the limit of {MAX_ROWS:,} rows after the header")],
+    )
 
 
 def _check_width(number: int, values: Sequence[Any]) -> None:
@@ -319,6 +323,7 @@ class _PartScan:
     rows_seen: bool = False
     in_rows: bool = False
     rows: int = 0
+    row_number: int = 0  # as openpyxl numbers rows: <row r="n">, else the previous one's + 1
     row_elements: int = 0
     extras: int = 0
 
@@ -386,11 +391,14 @@ def _start(scan: _PartScan, name: str, attrs: dict[str, str]) -> None:
         scan.in_rows = scan.rows_seen = True
     elif scan.in_rows:
         if depth == 3:
-            scan.rows += 1
             scan.row_elements = 0
-            if scan.rows > MAX_ROWS + 1:
+            scan.row_number = _row_number(attrs.get("r"), scan.row_number)
+            if scan.row_number > MAX_ROWS + 1:
                 if scan.declared:
                     raise _Enough  # openpyxl sizes the sheet from its declaration; reading stops at this row
+                raise _past_last_row(scan.row_number)  # openpyxl would walk every row to size the sheet
+            scan.rows += 1
+            if scan.rows > MAX_ROWS + 1:  # rows numbered out of order or twice: openpyxl walks them all
                 raise InvalidInput(
                     f"at most {MAX_ROWS:,} rows per import",
                     details=[FieldProblem(BODY, f"{scan.filename} holds more than {MAX_ROWS + 1:,} rows")],
@@ -403,6 +411,13 @@ def _start(scan: _PartScan, name: str, attrs: dict[str, str]) -> None:
         scan.extras += 1
         if scan.extras > MAX_SHEET_EXTRAS:
             raise _too_big(f"{scan.filename} holds more than {MAX_SHEET_EXTRAS:,} elements besides its rows")
+
+
+def _row_number(r: str | None, previous: int) -> int:
+    try:
+        return int(float(r)) if r is not None else previous + 1
+    except ValueError:
+        return previous + 1  # openpyxl refuses it when it reads this row, if it ever does
 
 
 def _count_row_element(scan: _PartScan, where: str) -> None:

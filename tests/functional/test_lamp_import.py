@@ -617,3 +617,184 @@ def test_a_charset_declared_in_the_content_type_is_honoured(client, auth):
     assert code == 200, report
     rooms = ok(call(client, "GET", f"/schools/{school['school_id']}", auth()))["rooms"]
     assert rooms[0]["building"] == "Bâtiment Müller"
+
+
+# ---- a list that would not fit in a Lambda (issue 8): refused while it is read, for little memory ---------
+#
+# The memory these refusals save is measured by the benchmark (devtools/bench_lamp_import.py), not here.
+
+
+def xlsx_stream(rows: list[list[object]]) -> bytes:
+    """A big workbook, written row by row (openpyxl's write-only mode), as the tests' large lists are."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def numbered_rows(count: int) -> list[list[str]]:
+    return [good_row(f"SN-{n:05d}", str(n % 40 + 1), room=f"R-{n // 40:03d}") for n in range(count)]
+
+
+def assert_refused(code: int, reply: dict, message: str, problem: str) -> None:
+    assert code == 422, reply
+    assert reply["error"]["code"] == "invalid_input"
+    assert message in reply["error"]["message"]
+    assert [d["field"] for d in reply["error"]["details"]] == ["(body)"]
+    assert problem in reply["error"]["details"][0]["problem"]
+
+
+def test_a_small_xlsx_declaring_two_thousand_by_16384_cells_is_refused_naming_its_declared_size(client, auth):
+    """1.5 KB that openpyxl would pad into 32 million cells (about 250 MB) before any row is looked at."""
+    from tests import workbooks
+
+    school = make_school(client, auth)
+    bomb = workbooks.size_bomb()
+    assert len(bomb) < 2_000
+
+    code, reply = post_import(client, auth, school["school_id"], bomb, XLSX)
+
+    assert_refused(
+        code, reply, "at most 10,000 rows after the header and 64 columns", "declares 2,000 rows and 16,384 columns"
+    )
+    assert_nothing_registered(client, auth, school)
+
+
+@pytest.mark.parametrize("content_type", [CSV, XLSX])
+def test_a_list_of_10001_rows_is_refused_naming_the_row_limit(client, auth, content_type):
+    school = make_school(client, auth)
+    rows = numbered_rows(10_001)
+    body = csv_body(rows) if content_type == CSV else xlsx_stream([HEADER, *rows])
+
+    code, reply = post_import(client, auth, school["school_id"], body, content_type)
+
+    assert_refused(
+        code, reply, "at most 10,000 rows per import", "row 10,002 is past the limit of 10,000 rows after the header"
+    )
+    assert_nothing_registered(client, auth, school)
+
+
+@pytest.mark.parametrize("content_type", [CSV, XLSX])
+def test_a_list_past_the_row_limit_is_refused_before_the_rest_of_it_is_read(client, auth, content_type):
+    """What follows row 10,002 is never read: here it is unreadable, and the answer is still the row limit."""
+    from tests import workbooks
+
+    school = make_school(client, auth)
+    rows = numbered_rows(10_001)
+    if content_type == CSV:
+        body = csv_body(rows) + b'A-101,"' + b"x" * 200_000 + b'"\n'  # a field past csv's 128 KB limit
+    else:  # a row number openpyxl cannot read, after 10,001 good rows and no declared size
+        cells = "".join(workbooks.row_xml(number, row) for number, row in enumerate([HEADER, *rows], start=1))
+        body = workbooks.package(workbooks.worksheet(cells + '<row r="row-ten-thousand-and-three"/>'))
+
+    code, reply = post_import(client, auth, school["school_id"], body, content_type)
+
+    assert_refused(code, reply, "at most 10,000 rows per import", "row 10,002 is past the limit")
+    assert_nothing_registered(client, auth, school)
+
+
+def test_a_sheet_of_a_million_rows_that_declares_no_size_is_refused_naming_the_row_limit(client, auth):
+    """10 KB without a <dimension>: openpyxl would walk every row to size the sheet before reading one."""
+    from tests import workbooks
+
+    school = make_school(client, auth)
+
+    code, reply = post_import(client, auth, school["school_id"], workbooks.undeclared_rows(), XLSX)
+
+    assert_refused(code, reply, "at most 10,000 rows per import", "row 10,002 is past the limit")
+
+
+def test_a_zip_bomb_is_refused_from_the_sizes_its_directory_declares(client, auth):
+    """100 KB that unpacks to 57 MB of shared strings, which openpyxl would all keep."""
+    from tests import workbooks
+
+    school = make_school(client, auth)
+
+    code, reply = post_import(client, auth, school["school_id"], workbooks.zip_bomb(), XLSX)
+
+    assert_refused(code, reply, "larger than an equipment list can be", "unpacks to 56.7 MB; at most 48.0 MB")
+    assert_nothing_registered(client, auth, school)
+
+
+@pytest.mark.parametrize("content_type", [CSV, XLSX])
+def test_a_row_with_a_value_past_column_64_is_refused_naming_the_row_and_column(client, auth, content_type):
+    school = make_school(client, auth)
+    wide = [*good_row("SN-WIDE", "2"), *[""] * 54, "a note in column BM"]
+    assert len(wide) == 65
+    rows = [good_row("SN-1"), wide]
+    body = csv_body(rows) if content_type == CSV else xlsx_stream([HEADER, *rows])
+
+    code, reply = post_import(client, auth, school["school_id"], body, content_type)
+
+    assert_refused(
+        code, reply, "at most 64 columns per row", "row 3 has a value in column BM (65), past the limit of 64 columns"
+    )
+    assert_nothing_registered(client, auth, school)
+
+
+def test_empty_cells_past_column_64_are_ignored_as_excel_pads_and_styles_them(client, auth):
+    from tests import workbooks
+
+    school = make_school(client, auth)
+    padded_csv = b"\n".join(line + b"," * 100 for line in csv_body(ROWS).splitlines()) + b"\n"
+    code, report = post_import(client, auth, school["school_id"], padded_csv)
+    assert code == 200, report
+    assert (report["created"], report["failed"]) == (3, 0)
+
+    # a styled but empty cell in the sheet's last column, on every row
+    other = make_school(client, auth)
+    rows = [[*row[:5], f"{row[5]}-B", *row[6:]] for row in ROWS]
+    cells = "".join(
+        workbooks.row_xml(number, row)[: -len("</row>")] + f'<c r="XFD{number}" s="0"/></row>'
+        for number, row in enumerate([HEADER, *rows], start=1)
+    )
+    code, report = post_import(client, auth, other["school_id"], workbooks.package(workbooks.worksheet(cells)), XLSX)
+    assert code == 200, report
+    assert (report["created"], report["failed"]) == (3, 0)
+    assert_registered_as_listed(client, auth, other, rows)
+
+
+def test_a_workbook_that_declares_only_a1_as_some_libraries_write_is_read_whole(client, auth):
+    """The rows a sheet holds are read, within the limits, not only the ones its <dimension> claims."""
+    from tests import workbooks
+
+    school = make_school(client, auth)
+    cells = "".join(workbooks.row_xml(number, row) for number, row in enumerate([HEADER, *ROWS], start=1))
+
+    code, report = post_import(
+        client, auth, school["school_id"], workbooks.package(workbooks.worksheet(cells, "A1")), XLSX
+    )
+
+    assert code == 200, report
+    assert (report["rows"], report["created"]) == (3, 3)
+    assert_registered_as_listed(client, auth, school, ROWS)
+
+
+def test_a_csv_field_too_long_to_read_is_a_422_naming_the_row(client, auth):
+    school = make_school(client, auth)
+    body = csv_body(ROWS) + b'A-101,"' + b"x" * 200_000 + b'"\n'
+
+    code, reply = post_import(client, auth, school["school_id"], body)
+
+    assert_refused(code, reply, "the CSV file cannot be read", "row 5: field larger than field limit")
+    assert_nothing_registered(client, auth, school)
+
+
+def test_an_xlsx_declaring_a_dtd_is_refused_before_any_entity_is_expanded(client, auth):
+    """A DOCTYPE is how the "billion laughs" entity bomb starts; a spreadsheet never has one."""
+    from tests import workbooks
+
+    school = make_school(client, auth)
+    laughs = '<!DOCTYPE worksheet [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    sheet = workbooks.worksheet(
+        workbooks.row_xml(1, HEADER) + '<row r="2"><c r="A2" t="inlineStr"><is><t>&b;</t></is></c></row>', prolog=laughs
+    )
+
+    code, reply = post_import(client, auth, school["school_id"], workbooks.package(sheet), XLSX)
+
+    assert_refused(code, reply, "not a readable XLSX workbook", "xl/worksheets/sheet1.xml declares a DTD")
