@@ -46,11 +46,12 @@ _WORKBOOK_RELS = (
 )
 
 
-def package(sheet_xml: str | bytes, *, shared_strings: str | bytes | None = None) -> bytes:
-    """A one-sheet workbook around `sheet_xml` (the whole worksheet part), deflated as Excel does."""
-    extra_type = extra_rel = ""
+def package(sheet_xml: str | bytes, *, shared_strings: str | bytes | None = None, extra_types: str = "") -> bytes:
+    """A one-sheet workbook around `sheet_xml` (the whole worksheet part), deflated as Excel does;
+    `extra_types`: more <Override> entries for [Content_Types].xml."""
+    extra_type, extra_rel = extra_types, ""
     if shared_strings is not None:
-        extra_type = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{SHARED_STRINGS_TYPE}"/>'
+        extra_type += f'<Override PartName="/xl/sharedStrings.xml" ContentType="{SHARED_STRINGS_TYPE}"/>'
         extra_rel = (
             '<Relationship Id="rId2" Target="sharedStrings.xml" '
             'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
