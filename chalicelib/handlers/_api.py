@@ -89,21 +89,18 @@ def schema(name: str) -> type[BaseModel]:
     return cls
 
 
+# The caller of a public route: no roles, so a service that checks roles refuses it everything.
+ANONYMOUS = Principal(sub="public", roles=frozenset())
+
+
 @dataclass
 class RequestContext:
-    principal: Principal | None
+    principal: Principal  # ANONYMOUS on a public route
     params: dict[str, str]
     query: Any = None
     body: Any = None
     raw_body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def user(self) -> Principal:
-        """The caller of a route that names roles (never None there): typed for the service call."""
-        if self.principal is None:
-            raise errors.Unauthenticated("missing bearer token")
-        return self.principal
 
 
 def reset_caches() -> None:
@@ -183,7 +180,9 @@ class Api:
                 try:
                     # Token and role before anything about the input is read or disclosed.
                     principal = (
-                        auth.require(request.headers.get("authorization"), allowed) if allowed is not None else None
+                        auth.require(request.headers.get("authorization"), allowed)
+                        if allowed is not None
+                        else ANONYMOUS
                     )
                     raw = request.raw_body or b""
                     raw = raw.encode() if isinstance(raw, str) else raw  # chalice types it str | bytes
@@ -203,7 +202,7 @@ class Api:
                     else:
                         result, replayed = idempotency.run_once(
                             operation_id,
-                            principal.sub if principal else "public",
+                            principal.sub,
                             key,
                             idempotency.canonical(ctx.body, raw),
                             lambda: view(ctx, **params),
