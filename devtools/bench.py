@@ -13,7 +13,8 @@ paired with a reference measured alongside it:
 (c) in-process latency per route (p50, p95) through `chalice.test.Client` on moto, against
     a floor route that does one GetItem through the same stack (`GET /health`).
 (d) the 10,000-row lamp import: wall time, calls by operation, rows/s, and the same file
-    imported again (idempotent: reads only).
+    imported again (idempotent: reads only); the peak memory of a 10,000-row XLSX import and of
+    refusing hostile workbooks, each in a fresh app process (devtools/bench_lamp_import.py).
 (e) keep-alive on the real local server: requests/s over one connection against a new
     connection per request.
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 COLD_IMPORT_MAX_RATIO = 1.5  # import app / import boto3
 KEEPALIVE_MIN_RATIO = 1.0  # keep-alive req/s / new-connection req/s
 SCAN_BUDGET = 0  # DynamoDB Scans on any request path: lists and reports Query
+IMPORT_PEAK_MB = 256  # peak RSS of the app process importing a 10,000-row XLSX, or refusing a bomb (issue 8)
 
 
 @dataclass
@@ -199,6 +201,31 @@ def lamp_import_rows(stack: Stack, rows: int) -> tuple[list[Row], list[str]]:
     return table, broken
 
 
+def import_memory_rows(rows: int, progress: ProgressFn) -> tuple[list[Row], list[str]]:
+    from devtools import bench_lamp_import
+
+    table = []
+    broken = []
+    for run in bench_lamp_import.measure_memory(rows, progress=progress):
+        met = run.peak_mb <= IMPORT_PEAK_MB and run.status == run.expected_status
+        if not met:
+            broken.append(
+                f"{run.label}: status {run.status} (expected {run.expected_status}), "
+                f"peak {run.peak_mb:.0f} MB, budget ≤ {IMPORT_PEAK_MB} MB"
+            )
+        table.append(
+            Row(
+                "d lamp import",
+                f"peak memory, {run.label} ({run.file_bytes:,} bytes) → status {run.status}: {run.outcome}",
+                time=f"peak RSS {run.peak_mb:.0f} MB (+{run.growth_mb:.0f} MB over the process before it) · "
+                f"{run.seconds:.2f} s",
+                budget=f"≤ {IMPORT_PEAK_MB} MB",
+                met=met,
+            )
+        )
+    return table, broken
+
+
 def keepalive_rows(original_env: dict[str, str], requests: int) -> tuple[list[Row], list[str]]:
     from devtools import bench_keepalive
 
@@ -307,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"(d) {args.import_rows:,}-row import")
         with in_process_stack(key_path) as stack:
             section_rows, section_broken = lamp_import_rows(stack, args.import_rows)
+        rows += section_rows
+        broken += section_broken
+        section_rows, section_broken = import_memory_rows(args.import_rows, progress)
         rows += section_rows
         broken += section_broken
 

@@ -144,6 +144,7 @@ def measure(stack: Stack, rows: int) -> list[ImportRun]:
 class MemoryRun:
     label: str
     file_bytes: int
+    expected_status: int
     status: int
     outcome: str
     seconds: float
@@ -155,14 +156,15 @@ class MemoryRun:
         return self.peak_mb - self.before_mb
 
 
-def memory_cases(rows: int) -> list[tuple[str, Callable[[], bytes]]]:
+def memory_cases(rows: int) -> list[tuple[str, int, Callable[[], bytes]]]:
+    """(label, the status it must get, the file)."""
     from tests import workbooks
 
     return [
-        (f"{rows:,}-row XLSX (as Excel saves it)", lambda: equipment_xlsx(rows)),
-        ("size bomb: 1.5 KB XLSX declaring 2,000 x 16,384 cells", workbooks.size_bomb),
-        ("zip bomb: 60 MB of shared strings in 100 KB", workbooks.zip_bomb),
-        ("no declared size: 10 KB XLSX of a million empty rows", workbooks.undeclared_rows),
+        (f"{rows:,}-row XLSX (as Excel saves it)", 200, lambda: equipment_xlsx(rows)),
+        ("size bomb: 1.5 KB XLSX declaring 2,000 x 16,384 cells", 422, workbooks.size_bomb),
+        ("zip bomb: 60 MB of shared strings in 100 KB", 422, workbooks.zip_bomb),
+        ("no declared size: 10 KB XLSX of a million empty rows", 422, workbooks.undeclared_rows),
     ]
 
 
@@ -171,7 +173,7 @@ def measure_memory(rows: int, progress: Callable[[str], None] = lambda _: None) 
     (TEST_ENV and a signing key, as bench_stack.bench_environment sets them)."""
     runs = []
     with tempfile.TemporaryDirectory(prefix="lampcare-bench-memory-") as tmp:
-        for label, build in memory_cases(rows):
+        for label, expected, build in memory_cases(rows):
             path = Path(tmp) / "list.xlsx"
             path.write_bytes(build())
             progress(f"memory: {label}")
@@ -188,7 +190,7 @@ def measure_memory(rows: int, progress: Callable[[str], None] = lambda _: None) 
             if child.returncode != 0:
                 raise RuntimeError(f"bench memory child failed ({label}): {child.stderr[-2000:]}")
             result = json.loads(child.stdout.strip().splitlines()[-1])
-            runs.append(MemoryRun(label, path.stat().st_size, **result))
+            runs.append(MemoryRun(label, path.stat().st_size, expected, **result))
     return runs
 
 

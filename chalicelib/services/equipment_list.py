@@ -241,7 +241,13 @@ def _check_declared_size(sheet: Any) -> None:
         raise InvalidInput(
             f"the sheet is larger than an equipment list: at most {MAX_ROWS:,} rows after the header "
             f"and {MAX_COLUMNS} columns",
-            details=[FieldProblem(BODY, f"the sheet declares {declared}")],
+            details=[
+                FieldProblem(
+                    BODY,
+                    f"the sheet declares {declared}; clear the formatting of the unused rows and columns, "
+                    "or copy the list into a new workbook",
+                )
+            ],
         )
 
 
