@@ -1,9 +1,10 @@
 """`make run`: the whole API on http://127.0.0.1:8000, on an embedded AWS (moto server mode).
 
-Starts moto (DynamoDB, S3, SNS, Step Functions), creates the tables from the model
-definitions, restores the last snapshot or loads demo data, prints a token per demo
-role and a QR report URL, then serves the Chalice app with Chalice's local server.
-Ctrl-C writes a snapshot; so does a timer every 30 s.
+Starts moto (DynamoDB, S3, SNS, Step Functions) with every DynamoDB and S3 operation under one
+lock and every acknowledged write journaled (`local_aws`), creates the tables from the model
+definitions, restores the saved data (snapshot + journal) or loads demo data, prints a token
+per demo role and a QR report URL, then serves the Chalice app (`devtools.local_http`).
+SIGINT, SIGTERM or SIGHUP stop it; any number of them is safe: the data is on disk already.
 """
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ import signal
 import socket
 import sys
 import threading
+import time
+from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from devtools.local_env import PROJECT_DIR, apply, key_path
 
-SNAPSHOT_EVERY_SECONDS = 30
+if TYPE_CHECKING:
+    from local_aws.snapshot import LocalStore
+
+COMPACT_EVERY_SECONDS = 30.0  # fold the journal into the snapshot when writes arrived since the last time
+READ_TIMEOUT_SECONDS = 15.0  # a client silent this long mid-request (or idle between requests) is dropped
 
 
 def _free_port() -> int:
@@ -28,15 +36,45 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class _Signals:
+    """SIGINT, SIGTERM and SIGHUP only count: no exception can land in the middle of a snapshot or a
+    startup step, however many arrive (`make` forwards the terminal's SIGINT and may add a SIGTERM).
+    The handler does nothing that takes a lock (an Event's, stdout's): it would run on the main
+    thread, possibly while that thread holds the very lock."""
+
+    received = 0
+
+    @classmethod
+    def handle(cls, signum: int, frame: FrameType | None) -> None:
+        cls.received += 1
+        if cls.received > 1:
+            os.write(2, b"Already stopping; acknowledged writes are on disk.\n")
+
+    @classmethod
+    def install(cls) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, cls.handle)
+
+    @staticmethod
+    def ignore() -> None:
+        """Once stopped: Python's exit puts back the default handlers (a late SIGTERM would end the
+        process with -15), but leaves an ignored signal ignored."""
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="LampCare API on localhost with demo data")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("LAMPCARE_PORT", "8000")))
     parser.add_argument("--moto-port", type=int, default=0, help="default: a free port")
     parser.add_argument("--data-dir", type=Path, default=PROJECT_DIR / ".local")
-    parser.add_argument("--fresh", action="store_true", help="ignore the snapshot and load demo data again")
+    parser.add_argument("--fresh", action="store_true", help="discard the saved data and load demo data again")
+    parser.add_argument("--compact-every", type=float, default=COMPACT_EVERY_SECONDS, metavar="SECONDS")
+    parser.add_argument("--read-timeout", type=float, default=READ_TIMEOUT_SECONDS, metavar="SECONDS")
     args = parser.parse_args(argv)
 
+    _Signals.install()
     os.chdir(PROJECT_DIR)
     data_dir: Path = args.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -53,81 +91,87 @@ def main(argv: list[str] | None = None) -> None:
 
     from moto.server import ThreadedMotoServer
 
+    from local_aws.moto_patches import fast_transactions, serialized
+    from local_aws.snapshot import LocalStore
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-call access log drowns the output
 
-    from local_aws.moto_patches import fast_transactions
+    with ExitStack() as held:  # the moto patches stay in force until the server has stopped
+        held.enter_context(fast_transactions())
+        serial = held.enter_context(serialized())
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        moto.start()
+        held.callback(moto.stop)
 
-    fast_transactions().__enter__()  # for the server's lifetime: see local_aws/moto_patches
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
-    moto.start()
+        import boto3
 
-    import boto3
+        from chalicelib.models.all import bind_tables, create_all_tables
+        from devtools import demo_data
 
-    from chalicelib.models.all import bind_tables, create_all_tables
-    from devtools import demo_data
-    from local_aws import snapshot
+        bind_tables()
+        create_all_tables()
+        bucket = env["LAMPCARE_PHOTO_BUCKET"]
+        boto3.client("s3").create_bucket(Bucket=bucket)
+        topic = boto3.client("sns").create_topic(Name="lampcare-local-notify")["TopicArn"]
+        os.environ["LAMPCARE_NOTIFY_TOPIC_ARN"] = topic
 
-    bind_tables()
-    create_all_tables()
-    bucket = env["LAMPCARE_PHOTO_BUCKET"]
-    boto3.client("s3").create_bucket(Bucket=bucket)
-    topic = boto3.client("sns").create_topic(Name="lampcare-local-notify")["TopicArn"]
-    os.environ["LAMPCARE_NOTIFY_TOPIC_ARN"] = topic
+        store = LocalStore(data_dir, bucket, serial)
+        if args.fresh:
+            store.discard()
+        restored = store.restore()  # from here on every acknowledged write is journaled
+        held.callback(_close_store, store)  # before moto.stop (callbacks unwind in reverse): a straggling
+        # write after the final snapshot finds the journal closed and fails instead of being acknowledged
+        if restored is None:
+            seeded = demo_data.seed()
+            first_lamp = seeded["first_lamp"]["report_url"]
+            print("Loaded demo data: 1 contract, 2 schools, 64 lamps, one user per role")
+        else:
+            print(f"Restored {restored[0]} items and {restored[1]} later writes from {data_dir}")
+            first_lamp = _any_lamp_url()
+        store.compact(force=True)
 
-    snapshot_file = data_dir / "snapshot.json"
-    if snapshot_file.exists() and not args.fresh:
-        restored = snapshot.load(snapshot_file, bucket)
-        print(f"Restored {restored} items from {snapshot_file}")
-        first_lamp = _any_lamp_url()
-    else:
-        seeded = demo_data.seed()
-        snapshot.save(snapshot_file, bucket)
-        first_lamp = seeded["first_lamp"]["report_url"]
-        print("Loaded demo data: 1 contract, 2 schools, 64 lamps, one user per role")
+        _print_tokens(data_dir, base_url, first_lamp)
 
-    _print_tokens(data_dir, base_url, first_lamp)
+        if os.environ.get("LAMPCARE_FORBID_SCANS") == "1":
+            from local_aws.calls import forbid_scans_in_process
 
-    if os.environ.get("LAMPCARE_FORBID_SCANS") == "1":
-        from local_aws.calls import forbid_scans_in_process
+            forbid_scans_in_process()
 
-        forbid_scans_in_process()
+        from chalice.cli.factory import CLIFactory
 
-    from chalice.cli.factory import CLIFactory
-    from chalice.local import ChaliceRequestHandler, create_local_server
+        from app import app
+        from devtools.local_http import local_server
 
-    from app import app
+        config = CLIFactory(project_dir=str(PROJECT_DIR)).create_config_obj(chalice_stage_name="local")
+        server = local_server(app, config, args.host, args.port, read_timeout=args.read_timeout)
+        # the socket listens already; chalice's own serve_forever would print a second banner from
+        # that thread, and its line could interleave with ours
+        serving = threading.Thread(target=server.server.serve_forever, name="http", daemon=True)
 
-    ChaliceRequestHandler.disable_nagle_algorithm = True  # headers and body go in separate writes
-    config = CLIFactory(project_dir=str(PROJECT_DIR)).create_config_obj(chalice_stage_name="local")
-    server = create_local_server(app, config, args.host, args.port)
+        stop_compacting = threading.Event()
 
-    stop = threading.Event()
-    lock = threading.Lock()
+        def compact_periodically() -> None:
+            while not stop_compacting.wait(args.compact_every):
+                store.compact()
 
-    def save_snapshot() -> None:
-        with lock:
-            snapshot.save(snapshot_file, bucket)
+        threading.Thread(target=compact_periodically, name="compact", daemon=True).start()
+        held.callback(stop_compacting.set)
+        if not _Signals.received:
+            serving.start()
+            print(f"LampCare API ready on {base_url}", flush=True)  # the one line tools wait for
+        while not _Signals.received:
+            time.sleep(0.2)
+        print("Stopping...", flush=True)
+        if serving.is_alive():
+            server.shutdown()  # serve_forever returns; requests in flight finish on their threads
+        server.server.server_close()  # new connections are refused
+    _Signals.ignore()
+    sys.stdout.flush()
 
-    def periodic() -> None:
-        while not stop.wait(SNAPSHOT_EVERY_SECONDS):
-            save_snapshot()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
-    threading.Thread(target=periodic, daemon=True).start()
-    print(f"LampCare API ready on {base_url}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop.set()
-        save_snapshot()
-        print(f"Snapshot written to {snapshot_file}", flush=True)
-        moto.stop()
-        sys.stdout.flush()
+def _close_store(store: LocalStore) -> None:
+    store.close()
+    print(f"Snapshot written to {store.snapshot_path}", flush=True)
 
 
 def _any_lamp_url() -> str:

@@ -1,4 +1,6 @@
-"""A change to moto: transaction rollback by per-item undo instead of whole-table copies.
+"""Changes to moto: fast transaction rollback, and serializable, journaled operations.
+
+## fast_transactions: rollback by per-item undo instead of whole-table copies
 
 moto 5.2's `transact_write_items` deep-copies every table a transaction touches, once per
 item of the transaction, so that it can roll back. Each transaction therefore costs
@@ -13,11 +15,21 @@ whole-table copy is skipped by handing moto a `copy` module whose `deepcopy` ret
 tables as they are. Used by the benchmark, the functional tests and `make run`
 (where a 10,000-row equipment list would otherwise take hours); the tests of
 all-or-nothing writes run against it, so a rollback bug here fails them.
+
+## serialized: one lock around every DynamoDB and S3 operation, and the write journal
+moto's DynamoDB has no lock, and its server answers each request on its own thread: two
+requests can interleave inside a transaction or a conditional write (lost updates, a counter
+moved twice). `serialized()` runs every DynamoDB operation (reads included) and every S3 request
+under one process-wide re-entrant lock, which makes the embedded DynamoDB serializable as the real
+one is. While the lock is held, a successful write appends its after-images to the journal
+(`local_aws.journal`) before the response leaves moto. In-process (the tests' `mock_aws`) the
+lock is uncontended and no journal is set: harmless.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
@@ -26,6 +38,11 @@ from typing import Any
 import moto.dynamodb.models as ddb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
+from moto.s3.models import S3Backend
+from moto.s3.responses import S3Response
+
+from local_aws.journal import DYNAMODB_WRITES, Journal, dynamodb_entry, s3_entry
 
 
 def _deepcopy_except_tables(value: Any, memo: dict[int, Any] | None = None) -> Any:
@@ -77,3 +94,81 @@ def fast_transactions() -> Iterator[None]:
     finally:
         DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
         ddb_models.copy = original_copy_module  # type: ignore[attr-defined]
+
+
+LOCK = threading.RLock()  # re-entrant: moto's own code may call back into a locked operation
+
+
+class Serial:
+    """The live switch of `serialized()`: `journal` is set once the local data is restored."""
+
+    journal: Journal | None = None
+
+
+_s3_request = threading.local()  # depth of S3 requests on this thread, and the objects they touched
+
+
+def _locked_dynamodb(original: Any, serial: Serial) -> Any:
+    def call_action(self: DynamoHandler) -> Any:
+        with LOCK:
+            response = original(self)
+            journal = serial.journal
+            if journal is not None and response[0] == 200:
+                action = self._get_action()
+                if action in DYNAMODB_WRITES:
+                    journal.append(dynamodb_entry(self.dynamodb_backend, action, self.params))
+            return response
+
+    return call_action
+
+
+def _locked_s3(original: Any, serial: Serial) -> Any:
+    def response(self: S3Response, *args: Any, **kwargs: Any) -> Any:
+        with LOCK:
+            depth = getattr(_s3_request, "depth", 0)
+            if depth == 0:
+                _s3_request.touched = []
+            _s3_request.depth = depth + 1
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                _s3_request.depth = depth
+                journal = serial.journal
+                # after-images of whatever the request changed, even if it failed halfway: the journal
+                # follows moto's state; a refused request touched nothing and writes no line
+                if depth == 0 and journal is not None and _s3_request.touched:
+                    journal.append(s3_entry(self.backend, _s3_request.touched))
+
+    return response
+
+
+def _noting_s3_write(original: Any) -> Any:
+    def write(self: S3Backend, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
+        if getattr(_s3_request, "depth", 0):
+            _s3_request.touched.append((bucket_name, key_name))
+        return original(self, bucket_name, key_name, *args, **kwargs)
+
+    return write
+
+
+@contextmanager
+def serialized() -> Iterator[Serial]:
+    serial = Serial()
+    originals: list[tuple[type, str, Any]] = [
+        (DynamoHandler, "call_action", DynamoHandler.call_action),
+        (S3Response, "bucket_response", S3Response.bucket_response),
+        (S3Response, "key_response", S3Response.key_response),
+        (S3Backend, "put_object", S3Backend.put_object),
+        (S3Backend, "delete_object", S3Backend.delete_object),
+    ]
+    DynamoHandler.call_action = _locked_dynamodb(DynamoHandler.call_action, serial)  # type: ignore[method-assign]
+    S3Response.bucket_response = _locked_s3(S3Response.bucket_response, serial)  # type: ignore[method-assign]
+    S3Response.key_response = _locked_s3(S3Response.key_response, serial)  # type: ignore[method-assign]
+    S3Backend.put_object = _noting_s3_write(S3Backend.put_object)  # type: ignore[method-assign]
+    S3Backend.delete_object = _noting_s3_write(S3Backend.delete_object)  # type: ignore[method-assign]
+    try:
+        yield serial
+    finally:
+        serial.journal = None
+        for owner, name, original in originals:
+            setattr(owner, name, original)
