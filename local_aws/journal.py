@@ -165,10 +165,9 @@ def dynamodb_entry(backend: DynamoDBBackend, action: str, params: dict[str, Any]
 
 
 def s3_object(obj: FakeKey) -> dict[str, Any]:
-    metadata = dict(obj.metadata)
     return {
-        "content_type": metadata.get("Content-Type", "binary/octet-stream"),
-        "metadata": metadata,
+        "content_type": obj.metadata.get("Content-Type", "binary/octet-stream"),  # case-insensitive keys
+        "metadata": dict(obj.metadata),
         "data": base64.b64encode(obj.value).decode(),
     }
 
