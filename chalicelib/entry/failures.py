@@ -30,6 +30,7 @@ STATUS: list[tuple[type[errors.DomainError], int]] = [
     (errors.UnsupportedMediaType, 415),
     (errors.ImportRejected, 422),
     (errors.InvalidInput, 422),
+    (errors.Throttled, 429),
 ]
 
 

@@ -101,6 +101,7 @@ class RequestContext:
     body: Any = None
     raw_body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    client: str = ""  # the caller's address as the gateway saw it: abuse limits count per address
 
 
 def reset_caches() -> None:
@@ -121,7 +122,14 @@ def error_response(
 def domain_error_response(exc: errors.DomainError) -> Response:
     status = failures.http_status(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, errors.Throttled):
+        headers = {"Retry-After": str(exc.retry_after)}
     return json_response(failures.failure_body(exc), status, headers)
+
+
+def _client_address(context: Mapping[str, Any] | None) -> str:
+    identity = (context or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "unknown")
 
 
 def _json_content_type(headers: Any) -> None:
@@ -189,7 +197,11 @@ class Api:
                     settings = get_settings()
                     validation.check_size(raw, settings.max_upload_bytes if raw_body else settings.max_body_bytes)
                     ctx = RequestContext(
-                        principal=principal, params=params, raw_body=raw, headers=dict(request.headers)
+                        principal=principal,
+                        params=params,
+                        raw_body=raw,
+                        headers=dict(request.headers),
+                        client=_client_address(request.context),
                     )
                     if query is not None:
                         ctx.query = validation.parse_query(request.query_params, schema(query))

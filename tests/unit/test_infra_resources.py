@@ -62,6 +62,12 @@ def test_deployed_stages_put_a_cognito_authorizer_on_every_non_public_route():
     env = {**os.environ, "LAMPCARE_GATEWAY_USER_POOL_ARN": "arn:aws:cognito-idp:cn-north-1:1:userpool/cn-north-1_x"}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     authorizers = json.loads(out.stdout)
-    public = {"GET /health", "GET /r/{qr_token}"}
+    public = {
+        "GET /health",
+        "GET /r/{qr_token}",
+        "POST /r/{qr_token}/reports",
+        "POST /r/{qr_token}/photos",
+        "GET /s/{public_ref}",
+    }
     assert {k for k, v in authorizers.items() if v is None} == public
     assert {v for k, v in authorizers.items() if k not in public} == {"lampcare-users"}
