@@ -104,25 +104,10 @@ def transition(
 
 
 def cached_auth(key_path: Any) -> Any:
-    """Like the `auth` fixture, but each (role, sub) token is signed once: loading the private
-    key costs ~40 ms a token, which dominates tests that send hundreds of requests."""
-    from chalicelib.auth import issue_local_token
+    """Like the `auth` fixture (the same maker): each (role, sub) token is signed once."""
+    from tests.support.world import header_maker
 
-    cache: dict[tuple[str, str | None], dict[str, str]] = {}
-
-    def headers(role: str = "admin", sub: str | None = None) -> dict[str, str]:
-        if (role, sub) not in cache:
-            token = issue_local_token(
-                key_path=str(key_path),
-                issuer="lampcare-local",
-                audience="lampcare-local",
-                sub=sub or f"user-{role}",
-                roles=[role],
-            )
-            cache[(role, sub)] = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        return cache[(role, sub)]
-
-    return headers
+    return header_maker(key_path)
 
 
 # The fields each action needs to succeed (D-O2 signer, D-C1 note, ...), so that a refusal in a
@@ -219,21 +204,13 @@ def drive(
 def api_world(key_path: Any) -> Iterator[SimpleNamespace]:
     """One moto world with tables and a contract-checked client, for a class of tests that share
     their data (the per-test `client` fixture builds a fresh one each time). Fails on any Scan."""
-    import boto3
     from chalice.test import Client
-    from moto import mock_aws
 
-    from chalicelib.handlers._api import reset_caches
-    from chalicelib.models.all import bind_tables, create_all_tables
     from local_aws.calls import record_calls
-    from local_aws.moto_patches import fast_transactions
     from tests.contract import checked
+    from tests.support.world import moto_world
 
-    reset_caches()
-    with mock_aws(), fast_transactions(), record_calls() as calls:
-        bind_tables("test-")
-        create_all_tables()
-        boto3.client("s3").create_bucket(Bucket="lampcare-test-photos")
+    with moto_world(), record_calls() as calls:
         from app import app
 
         with Client(app, stage_name="test") as client:
