@@ -22,8 +22,8 @@ test: $(STAMP)  ## lint, format, types (mypy), then the whole suite: unit, funct
 bench: $(STAMP)  ## prints the benchmark table
 	$(PY) -m devtools.bench
 
-token: $(STAMP)  ## make token ROLE=engineer [SUB=eng-1]
-	$(PY) -m devtools.token --role $(ROLE) $(if $(SUB),--sub $(SUB),)
+token: $(STAMP)  ## make token ROLE=engineer [SUB=eng-1]; ROLE=school_staff SCHOOL=<school_id>
+	$(PY) -m devtools.token --role $(ROLE) $(if $(SUB),--sub $(SUB),) $(if $(SCHOOL),--school $(SCHOOL),)
 
 openapi: $(STAMP)  ## regenerate mobile_api_docs/openapi.yaml from the routes and schemas
 	$(PY) -m devtools.openapi

@@ -2,8 +2,9 @@
 
 Deployed stages receive Cognito ID tokens (RS256, keys from the pool's JWKS URL);
 local and test stages receive tokens signed by a local RSA key with the same claims
-(`sub`, `cognito:groups`). Both are verified here by the same code path; only the
-key source differs. Must never import chalice or boto3.
+(`sub`, `cognito:groups`, and for a school's account `custom:school_id`). Both are
+verified here by the same code path; only the key source differs. Must never import
+chalice or boto3.
 """
 
 from __future__ import annotations
@@ -27,10 +28,17 @@ class Role(StrEnum):
     PROJECT_LEAD = "project_lead"
     MANAGER = "manager"
     ADMIN = "admin"
+    # A school's own staff (D-A3), limited to the school named by the token's SCHOOL_CLAIM.
+    # Not one of the supplier's roles: a route lists it only where a school may call it.
+    SCHOOL_STAFF = "school_staff"
 
 
 ALL_ROLES = frozenset(Role)
-STAFF = ALL_ROLES
+# The supplier's people: every role but a school's. Routes open to "all staff" use this, never `list(Role)`.
+STAFF = ALL_ROLES - {Role.SCHOOL_STAFF}
+
+# A Cognito custom attribute reaches the ID token as `custom:<name>`; local tokens use the same claim.
+SCHOOL_CLAIM = "custom:school_id"
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class Principal:
     sub: str
     roles: frozenset[Role]
     name: str = ""
+    school_id: str | None = None  # set for school staff only: the one school they may see (D-A3)
 
     def has_any(self, roles: frozenset[Role]) -> bool:
         return bool(self.roles & roles)
@@ -53,7 +62,20 @@ def _roles_from_claims(claims: dict[str, Any]) -> frozenset[Role]:
         groups = [groups]
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         raise Unauthenticated("invalid token: cognito:groups must be a list of group names")
-    return frozenset(Role(g) for g in groups if g in Role._value2member_map_)
+    roles = frozenset(Role(g) for g in groups if g in Role._value2member_map_)
+    # A school's account is never also a supplier's: a user put in both groups by mistake is read as
+    # school staff only, so that a wrong group can narrow what a school sees but never widen it.
+    return frozenset({Role.SCHOOL_STAFF}) if Role.SCHOOL_STAFF in roles else roles
+
+
+def _school_from_claims(claims: dict[str, Any], roles: frozenset[Role]) -> str | None:
+    """The school of a school_staff token; other tokens are not limited to a school (the claim is ignored)."""
+    if Role.SCHOOL_STAFF not in roles:
+        return None
+    school_id = claims.get(SCHOOL_CLAIM)
+    if not isinstance(school_id, str) or not school_id.strip():
+        raise Unauthenticated(f"invalid token: a school_staff token must name its school in {SCHOOL_CLAIM}")
+    return school_id.strip()
 
 
 class TokenVerifier:
@@ -103,7 +125,13 @@ class TokenVerifier:
             raise Unauthenticated(f"invalid token: {exc}") from exc
         if not isinstance(claims["sub"], str) or not claims["sub"].strip():
             raise Unauthenticated("invalid token: sub must name the user")
-        return Principal(sub=claims["sub"], roles=_roles_from_claims(claims), name=claims.get("name", ""))
+        roles = _roles_from_claims(claims)
+        return Principal(
+            sub=claims["sub"],
+            roles=roles,
+            name=claims.get("name", ""),
+            school_id=_school_from_claims(claims, roles),
+        )
 
 
 @lru_cache(maxsize=4)
@@ -139,13 +167,14 @@ def issue_local_token(
     sub: str,
     roles: list[str],
     name: str = "",
+    school_id: str | None = None,
     ttl_seconds: int = 12 * 3600,
 ) -> str:
-    """Mints a token with Cognito's claim names, signed by the local key."""
+    """Mints a token with Cognito's claim names, signed by the local key; `school_id` for school staff."""
     import jwt
 
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "sub": sub,
         "cognito:groups": roles,
         "name": name,
@@ -155,5 +184,7 @@ def issue_local_token(
         "iat": now,
         "exp": now + ttl_seconds,
     }
+    if school_id is not None:
+        claims[SCHOOL_CLAIM] = school_id
     key = jwt.PyJWK.from_dict(load_local_private_jwk(key_path)).key
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "lampcare-local"})

@@ -326,6 +326,11 @@ class TicketSlaOut(Out):
     onsite_met: bool | None
 
 
+class TicketContactOut(Out):
+    phone: str = Field(description="Masked (138****5678) except on the ticket to its dispatcher and assigned engineer.")
+    at: dt.datetime = Field(description="When the reporter left it.")
+
+
 class TicketOut(Out):
     ticket_id: str
     ref: str = Field(pattern=r"^T-\d{4}-\d{6}$", description="Human-friendly, sequential per year.")
@@ -342,7 +347,13 @@ class TicketOut(Out):
     lamp_ids: list[str]
     description: str
     photos: list[str]
-    reporter: dict[str, Any]
+    reporter: dict[str, Any] = Field(
+        description="name, phone, role. The phone is personal data: shown in full on the ticket to dispatchers, "
+        "admins and the assigned engineer, masked for everyone else and in every list."
+    )
+    contacts: list[TicketContactOut] = Field(
+        default_factory=list, description="Phones reporters left when joining the case, masked as `reporter.phone`."
+    )
     assignee_id: str | None
     owner_id: str | None
     merged_into: str | None

@@ -96,7 +96,7 @@ def seed(now: dt.datetime | None = None) -> dict[str, Any]:
         schools.append(school)
 
     first_school = schools[0].school_id
-    lamps = registry.list_lamps(first_school, "A-101", registry_page(3)).items
+    lamps = registry.list_lamps(first_school, "A-101", registry_page(3), admin).items
     red = tickets.create_ticket(
         TicketIn(
             source="school_report",

@@ -123,6 +123,15 @@ def build() -> dict[str, Any]:
             "UsernameAttributes": ["phone_number", "email"],
             "MfaConfiguration": "OPTIONAL",
             "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
+            # A school's staff (D-A3): the school they may see, as `custom:school_id` in the ID token.
+            "Schema": [
+                {
+                    "Name": "school_id",
+                    "AttributeDataType": "String",
+                    "Mutable": True,
+                    "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"},
+                }
+            ],
         },
     }
     resources["UserPoolClient"] = {
@@ -131,6 +140,8 @@ def build() -> dict[str, Any]:
             "UserPoolId": {"Ref": "UserPool"},
             "GenerateSecret": False,
             "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            # Users may not change their own custom:school_id (only an admin, through the pool's API).
+            "WriteAttributes": ["email", "name", "phone_number"],
         },
     }
     for role in Role:

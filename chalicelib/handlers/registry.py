@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from chalice import Response
 
-from chalicelib.auth import Role
+from chalicelib.auth import STAFF, Role
+from chalicelib.handlers import _pages as pages
 from chalicelib.handlers._api import Api, RequestContext
 from chalicelib.lazy import lazy_module
 from chalicelib.media_types import EQUIPMENT_LIST_TYPES, PDF
@@ -34,7 +35,9 @@ api = Api(__name__)
 
 ADMINS = [Role.ADMIN]
 REGISTRARS = [Role.ADMIN, Role.DISPATCHER, Role.PROJECT_LEAD]
-STAFF = list(Role)
+# STAFF is the supplier's people; a school's staff are added route by route, and the services limit
+# them to their own school (chalicelib/services/scope.py, D-A3).
+WITH_SCHOOL_STAFF = [*STAFF, Role.SCHOOL_STAFF]
 
 
 @api.route(
@@ -73,10 +76,15 @@ def list_schools(ctx: RequestContext) -> SchoolPageOut:
     return registry.list_schools(ctx.query)
 
 
-@api.route("/schools/{school_id}", "GET", operation_id="getSchool", response="SchoolWithRoomsOut", roles=STAFF)
+@api.route(
+    "/schools/{school_id}", "GET", operation_id="getSchool", response="SchoolWithRoomsOut", roles=WITH_SCHOOL_STAFF
+)
 def get_school(ctx: RequestContext, school_id: str) -> SchoolWithRoomsOut:
-    """One school and its rooms."""
-    return registry.get_school(school_id)
+    """One school and its rooms.
+
+    School staff read their own school; any other school is 404, as if it did not exist.
+    """
+    return registry.get_school(school_id, ctx.principal)
 
 
 @api.route(
@@ -84,12 +92,15 @@ def get_school(ctx: RequestContext, school_id: str) -> SchoolWithRoomsOut:
     "GET",
     operation_id="listSchoolLamps",
     response="LampPageOut",
-    roles=STAFF,
+    roles=WITH_SCHOOL_STAFF,
     query="LampListQuery",
 )
 def list_school_lamps(ctx: RequestContext, school_id: str) -> LampPageOut:
-    """A school's lamps in room and position order, optionally of one room; paginated."""
-    return registry.list_lamps(school_id, ctx.query.room_id, ctx.query)
+    """A school's lamps in room and position order, optionally of one room, with their state; paginated.
+
+    School staff list their own school's lamps; any other school is 404.
+    """
+    return registry.list_lamps(school_id, ctx.query.room_id, ctx.query, ctx.principal)
 
 
 @api.route(
@@ -140,10 +151,13 @@ def create_lamp(ctx: RequestContext) -> LampOut:
     return registry.create_lamp(ctx.body, ctx.principal)
 
 
-@api.route("/lamps/{lamp_id}", "GET", operation_id="getLamp", response="LampOut", roles=STAFF)
+@api.route("/lamps/{lamp_id}", "GET", operation_id="getLamp", response="LampOut", roles=WITH_SCHOOL_STAFF)
 def get_lamp(ctx: RequestContext, lamp_id: str) -> LampOut:
-    """One lamp, with its warranty state and open faults."""
-    return registry.get_lamp(lamp_id)
+    """One lamp, with its warranty state and open faults.
+
+    School staff read their own school's lamps; another school's lamp is 404.
+    """
+    return registry.get_lamp(lamp_id, ctx.principal)
 
 
 @api.route(
@@ -151,12 +165,15 @@ def get_lamp(ctx: RequestContext, lamp_id: str) -> LampOut:
     "GET",
     operation_id="getLampHistory",
     response="LampHistoryPageOut",
-    roles=STAFF,
+    roles=WITH_SCHOOL_STAFF,
     query="PageQuery",
 )
 def get_lamp_history(ctx: RequestContext, lamp_id: str) -> LampHistoryPageOut:
-    """Every ticket, visit, part swap and label change of a lamp, oldest first (D-A2)."""
-    return registry.get_lamp_history(lamp_id, ctx.query)
+    """Every ticket, visit, part swap and label change of a lamp, oldest first (D-A2).
+
+    School staff read their own school's lamps; another school's lamp is 404.
+    """
+    return registry.get_lamp_history(lamp_id, ctx.query, ctx.principal)
 
 
 @api.route("/lamps/{lamp_id}/qr-token", "POST", operation_id="rotateLampQrToken", response="LampOut", roles=REGISTRARS)
@@ -179,7 +196,15 @@ def replace_lamp(ctx: RequestContext, lamp_id: str) -> LampReplacementOut:
     return registry.replace_lamp(lamp_id, ctx.body, ctx.principal)
 
 
-@api.route("/r/{qr_token}", "GET", operation_id="resolveQrToken", response="QrResolutionOut", roles=None)
-def resolve_qr_token(ctx: RequestContext, qr_token: str) -> QrResolutionOut:
-    """What a phone shows after scanning a label: the lamp, its school, any open fault. No login."""
+@api.route(
+    "/r/{qr_token}", "GET", operation_id="resolveQrToken", response="QrResolutionOut", roles=None, html=True
+)
+def resolve_qr_token(ctx: RequestContext, qr_token: str) -> QrResolutionOut | Response:
+    """What a phone shows after scanning a label: the lamp, its school, any open fault. No login.
+
+    A browser (`Accept: text/html`) gets the report page: the lamp, its open case if any, and the form
+    (Chinese or English by `Accept-Language`, `?lang=`).
+    """
+    if pages.wants_html(ctx.headers):
+        return pages.report_page(ctx, qr_token)
     return registry.resolve_qr_token(qr_token)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chalicelib.auth import Role
+from chalicelib.auth import STAFF, Role
 from chalicelib.handlers._api import Api, RequestContext
 from chalicelib.lazy import lazy_module
 
@@ -16,7 +16,9 @@ else:
 
 api = Api(__name__)
 
-STAFF = list(Role)
+# STAFF is the supplier's people. A school's staff read their own school's tickets (the services limit
+# them, chalicelib/services/scope.py, D-A3) and change nothing: they report through the QR page.
+WITH_SCHOOL_STAFF = [*STAFF, Role.SCHOOL_STAFF]
 CREATORS = [Role.DISPATCHER, Role.ADMIN, Role.ENGINEER, Role.EXPERT, Role.PROJECT_LEAD]
 
 
@@ -36,19 +38,30 @@ def create_ticket(ctx: RequestContext) -> TicketOut:
 
 
 @api.route(
-    "/tickets", "GET", operation_id="listTickets", response="TicketPageOut", roles=STAFF, query="TicketListQuery"
+    "/tickets",
+    "GET",
+    operation_id="listTickets",
+    response="TicketPageOut",
+    roles=WITH_SCHOOL_STAFF,
+    query="TicketListQuery",
 )
 def list_tickets(ctx: RequestContext) -> TicketPageOut:
     """Tickets by school, assignee, status or level, oldest on-site deadline first; paginated.
 
-    Engineers and experts see only tickets assigned to them.
+    Engineers and experts see only tickets assigned to them; school staff only their own school's
+    (`school_id` may be left out; another school's lists nothing). Reporters' phone numbers are masked
+    in lists.
     """
     return tickets.list_tickets(ctx.query, ctx.principal)
 
 
-@api.route("/tickets/{ticket_id}", "GET", operation_id="getTicket", response="TicketOut", roles=STAFF)
+@api.route("/tickets/{ticket_id}", "GET", operation_id="getTicket", response="TicketOut", roles=WITH_SCHOOL_STAFF)
 def get_ticket(ctx: RequestContext, ticket_id: str) -> TicketOut:
-    """One ticket by id or by reference (T-2026-000123), with what the caller may do next."""
+    """One ticket by id or by reference (T-2026-000123), with what the caller may do next.
+
+    Reporters' phone numbers are shown in full to dispatchers, admins and the assigned engineer,
+    masked for everyone else. School staff read their own school's tickets; another school's is 404.
+    """
     return tickets.get_ticket(ticket_id, ctx.principal)
 
 
@@ -78,5 +91,9 @@ def transition_ticket(ctx: RequestContext, ticket_id: str) -> TicketOut:
     query="PageQuery",
 )
 def list_ticket_events(ctx: RequestContext, ticket_id: str) -> TicketEventPageOut:
-    """The ticket's audit trail, oldest first: who, when, action, before and after, note."""
+    """The ticket's audit trail, oldest first: who, when, action, before and after, note.
+
+    Not for school staff: the notes are the supplier's own. A school follows a case on the ticket
+    (status, milestones, deadlines) and on its public status page (`public_ref`).
+    """
     return tickets.list_ticket_events(ticket_id, ctx.query, ctx.principal)

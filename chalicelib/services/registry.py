@@ -42,6 +42,7 @@ from chalicelib.schemas import (
 )
 from chalicelib.services.ids import new_id, utcnow
 from chalicelib.services.paging import decode_cursor, encode_cursor
+from chalicelib.services.scope import require_school
 from chalicelib.settings import get_settings
 
 # ---- views ----------------------------------------------------------------------------
@@ -164,7 +165,8 @@ def create_school(body: SchoolIn, now: dt.datetime | None = None) -> SchoolOut:
     return school_view(school)
 
 
-def get_school(school_id: str) -> SchoolWithRoomsOut:
+def get_school(school_id: str, actor: Principal) -> SchoolWithRoomsOut:
+    require_school(actor, school_id, what="school", key=school_id)  # D-A3, before any read
     school = access.get_school(school_id)
     rooms = [RoomOut.model_validate(r) for r in access.query_rooms(school_id)]
     return SchoolWithRoomsOut(**dict(school_view(school)), rooms=rooms)
@@ -229,18 +231,22 @@ def create_lamp(body: LampIn, actor: Principal, now: dt.datetime | None = None) 
     return lamp_view(lamp)
 
 
-def get_lamp(lamp_id: str) -> LampOut:
-    return lamp_view(access.get_lamp(lamp_id))
+def get_lamp(lamp_id: str, actor: Principal) -> LampOut:
+    lamp = access.get_lamp(lamp_id)
+    require_school(actor, lamp.school_id, what="lamp", key=lamp_id)  # D-A3
+    return lamp_view(lamp)
 
 
-def list_lamps(school_id: str, room_id: str | None, query: PageQuery) -> LampPageOut:
+def list_lamps(school_id: str, room_id: str | None, query: PageQuery, actor: Principal) -> LampPageOut:
+    require_school(actor, school_id, what="school", key=school_id)  # D-A3, before any read
     access.get_school(school_id)
     page = access.query_lamps_in_school(school_id, room_id, query.limit, decode_cursor(query.cursor))
     return LampPageOut(items=[lamp_view(lamp) for lamp in page.items], next_cursor=encode_cursor(page.next_key))
 
 
-def get_lamp_history(lamp_id: str, query: PageQuery) -> LampHistoryPageOut:
+def get_lamp_history(lamp_id: str, query: PageQuery, actor: Principal) -> LampHistoryPageOut:
     lamp = access.get_lamp(lamp_id)
+    require_school(actor, lamp.school_id, what="lamp", key=lamp_id)  # D-A3
     page = access.query_lamp_history(lamp_id, query.limit, decode_cursor(query.cursor))
     return LampHistoryPageOut(
         items=[history_view(h) for h in page.items],

@@ -13,10 +13,11 @@ from typing import Any, Protocol
 
 from chalicelib.auth import Principal, Role
 from chalicelib.domain import lifecycle
-from chalicelib.domain.lifecycle import FIELD_ROLES, Status, TicketState
+from chalicelib.domain.lifecycle import DISPATCH_ROLES, FIELD_ROLES, Status, TicketState
 from chalicelib.domain.policy import LEVEL_COLOURS, deadlines_for
+from chalicelib.domain.public_reports import mask_phone
 from chalicelib.domain.tickets import Category, Source, new_public_ref, ticket_ref
-from chalicelib.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, StaleVersion
+from chalicelib.errors import Conflict, FieldProblem, Forbidden, InvalidInput, InvalidQuery, NotFound, StaleVersion
 from chalicelib.models import access
 from chalicelib.models.access import (
     ContractModel,
@@ -29,6 +30,7 @@ from chalicelib.models.access import (
 )
 from chalicelib.schemas import (
     PageQuery,
+    TicketContactOut,
     TicketEventOut,
     TicketEventPageOut,
     TicketIn,
@@ -41,6 +43,7 @@ from chalicelib.schemas import (
 from chalicelib.services.ids import new_id, utcnow
 from chalicelib.services.paging import decode_cursor, encode_cursor
 from chalicelib.services.registry import contract_policy
+from chalicelib.services.scope import is_school_account, require_school, school_scope
 
 HISTORY_ACTIONS = {"resolve", "sign_off", "close", "cancel", "merge", "reopen"}
 
@@ -93,7 +96,28 @@ def state_of(ticket: TicketModel) -> TicketState:
     )
 
 
-def ticket_view(t: TicketModel, actor: Principal | None = None) -> TicketOut:
+def sees_reporter_phones(t: TicketModel, actor: Principal | None) -> bool:
+    """Issue 9.3: a reporter's number is personal data, shown in full on the ticket to the dispatcher
+    (and admin) and to the engineer it is assigned to; masked for everyone else and in every list."""
+    if actor is None or is_school_account(actor):
+        return False
+    if actor.has_any(DISPATCH_ROLES):
+        return True
+    return t.assignee_id is not None and t.assignee_id == actor.sub and actor.has_any(FIELD_ROLES)
+
+
+def _phone(phone: Any, reveal: bool) -> str:
+    text = str(phone or "")
+    return text if reveal or not text else mask_phone(text)
+
+
+def ticket_view(t: TicketModel, actor: Principal | None = None, *, in_list: bool = False) -> TicketOut:
+    """The ticket as `actor` may read it; `in_list` for a list's items, where phones are always masked."""
+    reveal = not in_list and sees_reporter_phones(t, actor)
+    reporter = dict(t.reporter)
+    if "phone" in reporter:
+        reporter["phone"] = _phone(reporter["phone"], reveal)
+    contacts = [TicketContactOut(phone=_phone(c.get("phone"), reveal), at=c["at"]) for c in t.contacts]
     milestones = dict(t.milestones)
     acknowledged = milestones.get("acknowledged_at")
     on_site = milestones.get("on_site_at")
@@ -116,7 +140,8 @@ def ticket_view(t: TicketModel, actor: Principal | None = None) -> TicketOut:
         lamp_ids=[str(x) for x in t.lamp_ids],
         description=t.description,
         photos=[str(x) for x in t.photos],
-        reporter=t.reporter,
+        reporter=reporter,
+        contacts=contacts,
         assignee_id=t.assignee_id,
         owner_id=t.owner_id,
         merged_into=t.merged_into,
@@ -177,7 +202,9 @@ def _event(
     )
 
 
-def _can_read(ticket: TicketModel, actor: Principal) -> None:
+def _can_read(ticket: TicketModel, actor: Principal, asked_for: str) -> None:
+    # D-A3: another school's ticket is "not found" to a school's staff, however it was asked for.
+    require_school(actor, ticket.school_id, what="ticket", key=asked_for)
     if actor.roles <= FIELD_ROLES and ticket.assignee_id != actor.sub:
         raise Forbidden("engineers see the tickets assigned to them")
 
@@ -263,7 +290,7 @@ def create_ticket(
 
 def get_ticket(ticket_id: str, actor: Principal, store: TicketStore = STORE) -> TicketOut:
     ticket = _find(ticket_id, store)
-    _can_read(ticket, actor)
+    _can_read(ticket, actor, ticket_id)
     return ticket_view(ticket, actor)
 
 
@@ -274,8 +301,23 @@ def _find(ticket_id_or_ref: str, store: TicketStore) -> TicketModel:
 
 
 def list_tickets(query: TicketListQuery, actor: Principal, store: TicketStore = STORE) -> TicketPageOut:
-    """Oldest on-site deadline first; one Query on the index of exactly the filters given."""
-    if actor.roles <= FIELD_ROLES:
+    """Oldest on-site deadline first; one Query on the index of exactly the filters given.
+
+    Phones are masked in every list (issue 9.3). A school's staff list their own school's tickets
+    whatever they ask (D-A3): `school_id` defaults to theirs, and another school's lists nothing, the
+    answer an unknown school gets, so a list reveals no more than getTicket's 404 does.
+    """
+    scope = school_scope(actor)
+    if scope is not None:
+        if query.school_id not in (None, scope) or not scope:
+            return TicketPageOut(items=[], next_cursor=None)
+        if sum(getattr(query, name) is not None for name in ("assignee_id", "status", "level")) > 1:
+            raise InvalidQuery(
+                "a school's tickets are listed by at most one more filter",
+                details=[FieldProblem("query", "give at most one of assignee_id, status, level")],
+            )
+        query = query.model_copy(update={"school_id": scope})
+    elif actor.roles <= FIELD_ROLES:
         if query.assignee_id not in (None, actor.sub):
             raise Forbidden("engineers list the tickets assigned to them")
         query = query.model_copy(update={"assignee_id": actor.sub})
@@ -290,14 +332,16 @@ def list_tickets(query: TicketListQuery, actor: Principal, store: TicketStore = 
             details=[FieldProblem("query", "give at least one of school_id, assignee_id, status, level")],
         )
     page = store.query_tickets(filters, limit=query.limit, cursor=decode_cursor(query.cursor))
-    return TicketPageOut(items=[ticket_view(t, actor) for t in page.items], next_cursor=encode_cursor(page.next_key))
+    return TicketPageOut(
+        items=[ticket_view(t, actor, in_list=True) for t in page.items], next_cursor=encode_cursor(page.next_key)
+    )
 
 
 def list_ticket_events(
     ticket_id: str, query: PageQuery, actor: Principal, store: TicketStore = STORE
 ) -> TicketEventPageOut:
     ticket = _find(ticket_id, store)
-    _can_read(ticket, actor)
+    _can_read(ticket, actor, ticket_id)
     page = store.query_ticket_events(ticket.ticket_id, query.limit, decode_cursor(query.cursor))
     return TicketEventPageOut(items=[event_view(e) for e in page.items], next_cursor=encode_cursor(page.next_key))
 
