@@ -40,6 +40,8 @@ class World:
     history_lamp_id: str = ""
     qr_lamp_id: str = ""
     qr_token: str = ""
+    public_ref: str = ""  # the school report the status page case reads
+    report_token: str = ""  # a lamp alone in its room, for the public report cases
     replace_lamp_id: str = ""
     ticket: dict[str, Any] = field(default_factory=dict)  # read-only routes
     level_ticket: dict[str, Any] = field(default_factory=dict)  # change_level cycle
@@ -70,6 +72,7 @@ class Case:
     status: int = 200
     after: Callable[[World, Reply], None] | None = None
     repeatable: bool = True  # False: one request only (counted, not timed)
+    before: Callable[[World], None] | None = None  # set-up, not measured
 
 
 @dataclass
@@ -110,6 +113,22 @@ def _keep_ticket(slot: str) -> Callable[[World, Reply], None]:
             setattr(world, slot, reply.body)
 
     return keep
+
+
+def _keep_public_ref(world: World, reply: Reply) -> None:
+    if reply.status == 201:
+        world.public_ref = reply.body["public_ref"]
+
+
+def _exhaust_report_limit(world: World) -> None:
+    """Uses up the label's report allowance in this window (these requests are not measured)."""
+    from chalicelib.models import rate_limits
+    from chalicelib.services.ids import utcnow
+    from chalicelib.services.public_reports import LIMITS
+
+    limit, window = LIMITS["report-token"]
+    for _ in range(limit):
+        rate_limits.hit(f"report-token#{world.report_token}", limit, window, utcnow())
 
 
 def _next_in_chain(world: World, reply: Reply) -> None:
@@ -272,6 +291,45 @@ CASES: list[Case] = [
         after=_next_in_chain,
     ),
     Case("GET", "/r/{qr_token}", "resolve a QR label (public)", lambda w: Call("GET", f"/r/{w.qr_token}", None)),
+    Case(
+        "POST",
+        "/r/{qr_token}/reports",
+        "a teacher's report opens a case (public)",
+        lambda w: Call("POST", f"/r/{w.report_token}/reports", None, {"fault": "not_lit"}),
+        201,
+        after=_keep_public_ref,
+        repeatable=False,
+    ),
+    Case(
+        "POST",
+        "/r/{qr_token}/reports",
+        "the same lamp scanned again: joins the open case",
+        lambda w: Call("POST", f"/r/{w.report_token}/reports", None, {"fault": "not_lit"}),
+        201,
+        repeatable=False,
+    ),
+    Case(
+        "POST",
+        "/r/{qr_token}/reports",
+        "a report over the label's limit: 429 (the cost of a refusal)",
+        lambda w: Call("POST", f"/r/{w.report_token}/reports", None, {"fault": "not_lit"}),
+        429,
+        before=_exhaust_report_limit,
+    ),
+    Case(
+        "POST",
+        "/r/{qr_token}/photos",
+        "a presigned photo upload (public)",
+        lambda w: Call("POST", f"/r/{w.qr_token}/photos", None, {"content_type": "image/jpeg", "size": 200000}),
+        201,
+        repeatable=False,
+    ),
+    Case(
+        "GET",
+        "/s/{public_ref}",
+        "the reporter's status page (JSON)",
+        lambda w: Call("GET", f"/s/{w.public_ref}", None),
+    ),
     Case("POST", "/tickets", "report a fault on one lamp", _report, 201),
     Case(
         "POST",
@@ -426,6 +484,20 @@ def seed(stack: Stack) -> World:
                     "lamp",
                 )
             )
+    w.report_token = created(
+        "POST",
+        "/lamps",
+        {
+            "school_id": w.school_id,
+            "room_id": "P-1",
+            "position": "1",
+            "model": "EP-LED-40",
+            "serial": "PUBLIC-1",
+            "installed_on": "2025-08-20",
+            "accepted_on": TODAY,
+        },
+        "lamp",
+    )["qr_token"]
     scratch = [
         created(
             "POST",
@@ -488,6 +560,8 @@ def seed(stack: Stack) -> World:
 
 
 def _send(stack: Stack, world: World, case: Case) -> tuple[Reply, float, list[str]]:
+    if case.before is not None:
+        case.before(world)
     call = case.build(world)
     with record_calls() as log:
         started = time.perf_counter()
@@ -520,7 +594,7 @@ def measure(
     results = [CaseResult(case, ids[(case.method, case.route)]) for case in CASES]
 
     for result in results:  # warm-up: lazy imports, first-use caches
-        if result.case.repeatable:
+        if result.case.repeatable and result.case.before is None:
             _send(stack, world, result.case)
     for result in results:
         reply, _, calls = _send(stack, world, result.case)
