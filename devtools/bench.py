@@ -17,6 +17,8 @@ paired with a reference measured alongside it:
     refusing hostile workbooks, each in a fresh app process (devtools/bench_lamp_import.py).
 (e) keep-alive on the real local server: requests/s over one connection against a new
     connection per request.
+(f) the lamp import through the real local server over HTTP (`make run`: moto's server, its lock
+    and its write journal): rows/s (devtools/bench_server_import.py).
 
 Budgets live here and only here: timed tests would be flaky, so tests assert behaviour and
 call counts, and this report says whether the budgets hold. It never asserts a time; it
@@ -261,6 +263,23 @@ def keepalive_rows(original_env: dict[str, str], requests: int) -> tuple[list[Ro
     ], broken
 
 
+def server_import_rows(original_env: dict[str, str], rows: int) -> tuple[list[Row], list[str]]:
+    from devtools import bench_server_import
+
+    table = []
+    for r in bench_server_import.measure(original_env, rows):
+        body = r.body if isinstance(r.body, dict) else {}
+        outcome = f"status {r.status}: {body.get('created', '?')} created, {body.get('unchanged', '?')} unchanged"
+        table.append(
+            Row(
+                "f server import",
+                f"{r.rows:,}-row CSV over HTTP to the `make run` server, {r.label} → {outcome}",
+                time=f"{r.seconds:.1f} s · {r.rows_per_second:,.0f} rows/s",
+            )
+        )
+    return table, []
+
+
 # ---- run ------------------------------------------------------------------------------------------
 
 
@@ -297,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=75, help="timed requests per route (c)")
     parser.add_argument("--import-rows", type=int, default=10_000, help="rows in the big import (d)")
     parser.add_argument("--keepalive-requests", type=int, default=300, help="requests per connection mode (e)")
+    parser.add_argument("--server-import-rows", type=int, default=2000, help="rows imported over HTTP (f)")
     parser.add_argument("--cold-runs", type=int, default=5, help="fresh interpreters per import (a)")
     args = parser.parse_args(argv)
 
@@ -345,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     rows += section_rows
     broken += section_broken
 
+    progress(f"(f) {args.server_import_rows:,}-row import through the local server")
+    section_rows, section_broken = server_import_rows(original_env, args.server_import_rows)
+    rows += section_rows
+    broken += section_broken
+
     total = time.perf_counter() - progress.started
     print("\n".join(header) + "\n")
     print(markdown_table(rows))
@@ -353,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         f"for a core); (c) in-process through `chalice.test.Client` on moto, ratios to `GET /health` (one GetItem); "
         f"moto serialises every returned item in Python, so routes returning many or large items look slower "
         f"against the floor than they would on DynamoDB: the call counts are the portable numbers; (d) in-process on moto with per-item transaction rollback "
-        f"(devtools/moto_patches.py); (e) over TCP on 127.0.0.1. Whole run: {total:.0f} s."
+        f"(local_aws/moto_patches.py); (e, f) over TCP on 127.0.0.1. Whole run: {total:.0f} s."
     )
     if broken:
         print("\n**Budgets broken:**\n" + "\n".join(f"- {b}" for b in broken))

@@ -54,13 +54,15 @@ class KeepAlive:
         return self.keepalive_rps / self.new_connection_rps
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
 
 
-class _Server:
+class ServerProcess:
+    """`python -m devtools.run_local --fresh` in a data directory; its output drained by a thread."""
+
     def __init__(self, data_dir: Path, port: int, env: dict[str, str]):
         self.port = port
         self.tail: deque[str] = deque(maxlen=60)
@@ -143,7 +145,7 @@ def measure(original_env: dict[str, str], requests: int = 300, rounds: int = 6) 
     per_round = max(1, requests // rounds)
     with tempfile.TemporaryDirectory(prefix="lampcare-bench-server-") as tmp:
         started = time.perf_counter()
-        server = _Server(Path(tmp), _free_port(), env)
+        server = ServerProcess(Path(tmp), free_port(), env)
         try:
             server.wait_ready(timeout=120)
             startup = time.perf_counter() - started

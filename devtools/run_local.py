@@ -118,9 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         store = LocalStore(data_dir, bucket, serial)
         if args.fresh:
             store.discard()
-        restored = store.restore()  # from here on every acknowledged write is journaled
-        held.callback(_close_store, store)  # before moto.stop (callbacks unwind in reverse): a straggling
-        # write after the final snapshot finds the journal closed and fails instead of being acknowledged
+        restored = store.restore()
         if restored is None:
             seeded = demo_data.seed()
             first_lamp = seeded["first_lamp"]["report_url"]
@@ -128,7 +126,10 @@ def main(argv: list[str] | None = None) -> None:
         else:
             print(f"Restored {restored[0]} items and {restored[1]} later writes from {data_dir}")
             first_lamp = _any_lamp_url()
-        store.compact(force=True)
+        store.start_journal()  # from here on every acknowledged write is on disk before its answer
+        held.callback(_close_store, store)  # before moto.stop (callbacks unwind in reverse): a straggling
+        # write after the final snapshot finds the journal closed and fails instead of being acknowledged
+        store.compact(force=True)  # one snapshot of everything restored or loaded; the old journals go
 
         _print_tokens(data_dir, base_url, first_lamp)
 
@@ -185,11 +186,12 @@ def _any_lamp_url() -> str:
 
 
 def _print_tokens(data_dir: Path, base_url: str, qr_url: str) -> None:
-    from devtools.token import DEMO_SUBS, token_for
+    from devtools.token import DEMO_SUBS, demo_school_staff_line, token_for
 
     print("\nBearer tokens (valid 12 h; `make token ROLE=<role>` makes more):")
     for role, sub in DEMO_SUBS.items():
         print(f"  {role:<14} {sub:<8} {token_for(role, sub, data_dir)}")
+    print(demo_school_staff_line(data_dir))  # a school's staff: its own school only (D-A3)
     print(f"\nQR report URL (no token needed): {qr_url}")
     print(f"Try: curl -s {base_url}/health\n", flush=True)
 

@@ -102,6 +102,7 @@ class LocalStore:
         self.data_dir, self.bucket, self.serial = data_dir, bucket, serial
         self.snapshot_path = data_dir / SNAPSHOT_NAME
         self.journal: Journal | None = None
+        self._next_seq = 1
         self._compacting = threading.Lock()  # one compaction at a time (the timer and the stop)
 
     def discard(self) -> None:
@@ -111,7 +112,7 @@ class LocalStore:
         self.snapshot_path.unlink(missing_ok=True)
 
     def restore(self) -> tuple[int, int] | None:
-        """Loads the snapshot and replays the journals after it, then starts journaling.
+        """Loads the snapshot and replays the journals after it, in order.
 
         Returns (items in the snapshot, operations replayed), or None when there was no saved data.
         """
@@ -127,10 +128,17 @@ class LocalStore:
                     for entry in read_entries(path):
                         apply_entry(entry, dynamodb, s3)
                         replayed += 1
-            last = max([covered, *(seq for seq, _ in journals)])
-            self.journal = Journal(self.data_dir, last + 1)
-            self.serial.journal = self.journal
+        self._next_seq = max([covered, *(seq for seq, _ in journals)]) + 1
         return (items, replayed) if found else None
+
+    def start_journal(self) -> None:
+        """From now on every acknowledged write is on disk before its answer leaves moto.
+
+        Called after `restore` (and after loading demo data, which is then saved by the first
+        compaction as a whole: a start that fails halfway through the demo data leaves nothing)."""
+        with LOCK:
+            self.journal = Journal(self.data_dir, self._next_seq)
+            self.serial.journal = self.journal
 
     def compact(self, *, force: bool = False) -> bool:
         """Folds the journal into a new snapshot; False if nothing was written since the last one."""

@@ -252,6 +252,7 @@ def test_an_old_snapshot_loads_and_compaction_keeps_everything(tmp_path: Path) -
         store = LocalStore(tmp_path, bucket, serial)
         assert store.restore() == (len(_model_tables()), 0)
         assert _app_state(bucket) == before
+        store.start_journal()
         _some_app_writes(bucket, "new")  # journaled
         store.compact()
         _some_app_writes(bucket, "newer")  # journaled after the compaction
@@ -263,4 +264,5 @@ def test_an_old_snapshot_loads_and_compaction_keeps_everything(tmp_path: Path) -
         store = LocalStore(tmp_path, bucket, serial)
         assert store.restore() == (2 * len(_model_tables()), len(_model_tables()) + 1)
         assert _app_state(bucket) == after
+        store.start_journal()
         store.close()
