@@ -88,7 +88,7 @@ def fast_transactions() -> Iterator[None]:
     original = DynamoDBBackend.transact_write_items
     original_copy_module = ddb_models.copy  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = _patched_transact(original)  # type: ignore[method-assign]
-    ddb_models.copy = SimpleNamespace(deepcopy=_deepcopy_except_tables, copy=copy.copy)  # type: ignore[attr-defined]
+    ddb_models.copy = SimpleNamespace(deepcopy=_deepcopy_except_tables, copy=copy.copy)  # type: ignore[attr-defined,assignment]
     try:
         yield
     finally:
