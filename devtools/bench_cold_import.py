@@ -58,6 +58,7 @@ MUST_NOT_LOAD = [
     "fontTools",
     "email_validator",
     "moto",
+    "jinja2",  # the public report pages only (chalicelib/handlers/_pages.py)
 ]
 
 _TIMED = """

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from chalicelib.handlers._api import IDEMPOTENCY_KEY, JSON
+from chalicelib.handlers._api import FORM, IDEMPOTENCY_KEY, JSON
 from chalicelib.services.idempotency import REMEMBER_SECONDS
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "mobile_api_docs" / "openapi.yaml"
@@ -38,6 +38,7 @@ CONFLICTS: dict[str, str] = {
     "replaceLamp": "The lamp was already replaced, or the new serial is registered.",
     "createTicket": "A lamp of the ticket was replaced meanwhile, or a request with the same Idempotency-Key "
     "is still being processed.",
+    "submitPublicReport": "Many reports on this case arrived at the same moment; send the report again.",
     "transitionTicket": "`stale_version` (send `current_version` after reloading) or `illegal_transition` "
     "(the body names `current_status` and `allowed_actions`), or a merge into a closed ticket.",
 }
@@ -227,7 +228,38 @@ def _operation(op: Any) -> dict[str, Any]:
         responses["422"] = _error(422)
     responses["429"] = _error(429)
     operation["responses"] = responses
+    if op.html:
+        _with_pages(op, operation, {ERROR_NAMES[s]: _error_response(ERROR_TEXT[s]) for s in ERROR_NAMES})
     return operation
+
+
+# Routes declared with `Api.route(..., html=True)` answer a browser (Accept: text/html) with a page.
+HTML = "text/html"
+PAGE_STATUSES = ("200", "404", "422", "429")  # a page, or a friendly page saying what went wrong
+
+
+def _with_pages(op: Any, operation: dict[str, Any], components: dict[str, Any]) -> None:
+    """Adds what browsers get: text/html beside JSON, and for a body, the plain form post (no script)
+    answered by a 303 to the page that follows it."""
+    responses = operation["responses"]
+    for code in PAGE_STATUSES:
+        if code in responses:
+            response = responses[code]
+            if "$ref" in response:
+                response = dict(components[response["$ref"].rsplit("/", 1)[1]])
+            page = {"schema": {"type": "string", "contentMediaType": HTML}}
+            responses[code] = {**response, "content": {**response["content"], HTML: page}}
+    if op.body:
+        operation["requestBody"]["content"][FORM] = {"schema": _ref(op.body)}
+        responses["303"] = {
+            "description": f"A browser's plain form post (`{FORM}`, sent when the page runs no script): "
+            "the page that follows the report is at `Location`.",
+            "headers": {
+                "Location": {"schema": {"type": "string"}},
+                "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"},
+            },
+        }
+    operation["responses"] = dict(sorted(responses.items()))
 
 
 def _path_params(path: str) -> list[str]:

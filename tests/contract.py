@@ -67,9 +67,15 @@ def check_response(method: str, path: str, status: int, headers: dict[str, str],
     lowered = {k.lower(): v for k, v in headers.items()}
     assert lowered.get("x-request-id"), f"{name} answered without X-Request-Id"
     content = _resolve(documented[str(status)]).get("content", {})
+    if not content:  # a redirect (a browser's form post answered 303): nothing to check but its silence
+        assert not body, f"{name} answered {status} with a body; openapi.yaml documents none"
+        return
     media_type = lowered.get("content-type", "").split(";")[0].strip()
     assert media_type in content, f"{name} answered {status} as {media_type!r}; openapi.yaml declares {sorted(content)}"
     schema = content[media_type]["schema"]
+    if media_type == "text/html":  # a page for a browser (Api.route(html=True))
+        text = body.decode() if isinstance(body, bytes) else body or ""
+        assert text.lower().startswith("<!doctype html>"), f"{name} answered {status} as text/html but not a page"
     if media_type == "application/json" and "$ref" in schema:
         payload = json.loads(body or b"null")
         errors = sorted(_validator(schema["$ref"]).iter_errors(payload), key=lambda e: list(e.absolute_path))

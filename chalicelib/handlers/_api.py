@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "IDEMPOTENCY_HEADER",
     "IDEMPOTENCY_KEY",
+    "FORM",
     "JSON",
     "OPERATIONS",
     "Api",
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"  # a browser's plain form post (a page route with JavaScript off)
 # Request schemas are named, not imported: pydantic loads on the first request that validates.
 SCHEMA_MODULE = "chalicelib.schemas"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -68,6 +70,7 @@ class Operation:
     idempotent: bool = False  # takes an Idempotency-Key header: a retried create is answered, not repeated
     response: str | None = None  # the success body: an `*Out` schema name in chalicelib.schemas, or a media type
     status: int = 200
+    html: bool = False  # also answers browsers with a page (Accept: text/html); a body may come as a plain form
 
 
 OPERATIONS: list[Operation] = []
@@ -101,6 +104,8 @@ class RequestContext:
     body: Any = None
     raw_body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    query_params: dict[str, str] = field(default_factory=dict)  # as sent, e.g. a page's `?lang=en`
+    form: bool = False  # the body is a plain form post (html routes only): the view reads `raw_body`
     client: str = ""  # the caller's address as the gateway saw it: abuse limits count per address
 
 
@@ -132,8 +137,12 @@ def _client_address(context: Mapping[str, Any] | None) -> str:
     return str(identity.get("sourceIp") or "unknown")
 
 
+def _media_type(headers: Any) -> str:
+    return str(headers.get("content-type") or "").split(";")[0].strip().lower()
+
+
 def _json_content_type(headers: Any) -> None:
-    ctype = (headers.get("content-type") or "").split(";")[0].strip().lower()
+    ctype = _media_type(headers)
     if ctype != JSON:
         raise errors.UnsupportedMediaType(
             f"send the body as {JSON}",
@@ -161,6 +170,7 @@ class Api:
         raw_body: bool = False,
         idempotent: bool = False,
         response: str | None = None,
+        html: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         allowed = frozenset(roles) if roles is not None else None
         OPERATIONS.append(
@@ -175,11 +185,14 @@ class Api:
                 idempotent,
                 response,
                 status,
+                html,
             )
         )
         blueprint = self.blueprint
         # A route without a body does not care what Content-Type a client sends with it.
         accepted_types = content_types or ([JSON] if body is not None else ["*/*"])
+        if html and body is not None:
+            accepted_types = [*accepted_types, FORM]
 
         def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(view)
@@ -201,11 +214,14 @@ class Api:
                         params=params,
                         raw_body=raw,
                         headers=dict(request.headers),
+                        query_params=dict(request.query_params or {}),
                         client=_client_address(request.context),
                     )
                     if query is not None:
                         ctx.query = validation.parse_query(request.query_params, schema(query))
-                    if body is not None:
+                    if body is not None and html and _media_type(request.headers) == FORM:
+                        ctx.form = True  # answered with a page, so the view reads and checks the form itself
+                    elif body is not None:
                         _json_content_type(request.headers)
                         ctx.body = validation.parse_json(raw, schema(body))
                     key = request.headers.get(IDEMPOTENCY_HEADER) if idempotent else None

@@ -196,9 +196,7 @@ def replace_lamp(ctx: RequestContext, lamp_id: str) -> LampReplacementOut:
     return registry.replace_lamp(lamp_id, ctx.body, ctx.principal)
 
 
-@api.route(
-    "/r/{qr_token}", "GET", operation_id="resolveQrToken", response="QrResolutionOut", roles=None, html=True
-)
+@api.route("/r/{qr_token}", "GET", operation_id="resolveQrToken", response="QrResolutionOut", roles=None, html=True)
 def resolve_qr_token(ctx: RequestContext, qr_token: str) -> QrResolutionOut | Response:
     """What a phone shows after scanning a label: the lamp, its school, any open fault. No login.
 
