@@ -12,6 +12,9 @@ A line is one `os.write` on an O_APPEND file descriptor followed by `os.fsync`. 
 survives `kill -9` (the data sits in the OS page cache); the fsync (~0.15 ms here) also survives a
 power cut. A process killed in the middle of a write leaves a torn last line without its newline:
 that operation was never acknowledged, and `read_entries` drops it.
+
+Not journaled: table operations (every start creates the tables from the model definitions)
+and PartiQL statements (ExecuteStatement and friends), which the app does not use.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 `.local/snapshot.json` holds every table and object as of one moment; `journal-NNNNNN.jsonl`
 files hold every write acknowledged after it (`local_aws.journal`). Start: load the snapshot,
 replay the newer journals in order. Compaction (every 30 s while writes arrive, and on stop):
-copy the state and switch to the next journal file under the moto lock (a few milliseconds),
+copy the state and switch to the next journal file under the moto lock (measured: 130 ms for
+20,000 items, so requests wait that long at most once per period),
 then write the snapshot to a temporary file, fsync it, rename it over the old one and delete the
 journals it covers. A kill at any point leaves either the old snapshot and every journal, or the
 new snapshot, which names the last journal it covers ("journal"), and the journals after it.
