@@ -72,6 +72,10 @@ class LocalRequestHandler(ChaliceRequestHandler):
                 raise _BodyNotReceived("body cut short")
         return dict(self.headers), body
 
+    def log_error(self, format: str, *args: Any) -> None:
+        if not format.startswith("Request timed out"):  # an idle keep-alive connection closing: not news
+            super().log_error(format, *args)
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Python's HTML error page, replaced by the API's error shape (the server's own refusals)."""
         allow = None
