@@ -107,11 +107,13 @@ def main(argv: list[str] | None = None) -> None:
 
         from chalicelib.models.all import bind_tables, create_all_tables
         from devtools import demo_data
+        from devtools.local_s3 import configure_bucket_cors
 
         bind_tables()
         create_all_tables()
         bucket = env["LAMPCARE_PHOTO_BUCKET"]
         boto3.client("s3").create_bucket(Bucket=bucket)
+        configure_bucket_cors(bucket, base_url)  # the report page uploads photos to it from the browser
         topic = boto3.client("sns").create_topic(Name="lampcare-local-notify")["TopicArn"]
         os.environ["LAMPCARE_NOTIFY_TOPIC_ARN"] = topic
 

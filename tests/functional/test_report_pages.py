@@ -98,7 +98,8 @@ def test_each_page_with_its_style_and_script_weighs_at_most_60_kb(client, auth, 
     _, _, open_case_page = page(client, f"/r/{lamp['qr_token']}", ENGLISH_BROWSER)
     _, _, status_page = page(client, f"/s/{out['public_ref']}")
     for html in (report_page, open_case_page, status_page):
-        assert "<script src" not in html and "<link" not in html  # nothing else to download: one request
+        assert "<script src" not in html and "stylesheet" not in html  # nothing else to download: one request
+        assert '<link rel="icon" href="data:,">' in html  # not even a favicon
         assert len(html.encode()) <= PAGE_BUDGET, len(html.encode())
     assert "<script nonce=" in report_page  # the photo script is inline too, so it is weighed
 
