@@ -19,6 +19,9 @@ paired with a reference measured alongside it:
     connection per request.
 (f) the lamp import through the real local server over HTTP (`make run`: moto's server, its lock
     and its write journal): rows/s (devtools/bench_server_import.py).
+(g) the school's pages: each public page's weight in bytes as a browser gets it (HTML with its
+    inline style and script) and its DynamoDB calls, and the browser test's time from opening
+    a lamp's QR URL to seeing the reference (devtools/bench_pages.py).
 
 Budgets live here and only here: timed tests would be flaky, so tests assert behaviour and
 call counts, and this report says whether the budgets hold. It never asserts a time; it
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
 COLD_IMPORT_MAX_RATIO = 1.5  # import app / import boto3
 KEEPALIVE_MIN_RATIO = 1.0  # keep-alive req/s / new-connection req/s
 SCAN_BUDGET = 0  # DynamoDB Scans on any request path: lists and reports Query
+PAGE_MAX_BYTES = 60 * 1024  # a public page: HTML, CSS and script together (issue 9)
 IMPORT_PEAK_MB = 256  # peak RSS of the app process importing a 10,000-row XLSX, or refusing a bomb (issue 8)
 
 
@@ -280,6 +284,41 @@ def server_import_rows(original_env: dict[str, str], rows: int) -> tuple[list[Ro
     return table, []
 
 
+def page_rows(stack: Stack) -> tuple[list[Row], list[str]]:
+    from devtools import bench_pages
+
+    table = []
+    broken = []
+    for r in bench_pages.measure(stack):
+        page = r.status != 303  # a redirect has no page to weigh
+        met = r.bytes <= PAGE_MAX_BYTES
+        if not met:
+            broken.append(f"{r.method} {r.route} ({r.label}): {r.bytes:,} bytes, budget ≤ {PAGE_MAX_BYTES:,}")
+        table.append(
+            Row(
+                "g pages",
+                f"{r.method} {r.route} as a browser: {r.label} → status {r.status}",
+                calls_cell(r.calls),
+                f"{r.bytes:,} bytes",
+                f"{r.bytes / PAGE_MAX_BYTES:.0%} of budget" if page else "",
+                f"≤ {PAGE_MAX_BYTES:,} bytes" if page else "",
+                met if page else None,
+            )
+        )
+    timing = bench_pages.scan_to_reference()
+    table.append(
+        Row(
+            "g pages",
+            "scan to reference: headless Chromium opens a lamp's QR URL, chooses a fault, attaches a photo "
+            "(scaled in the page, uploaded to S3), submits, sees the reference (tests/e2e/test_report_page_browser.py)",
+            time=f"{timing.seconds:.2f} s (measured {timing.measured_at}, {timing.browser})"
+            if timing
+            else "not measured: run `.venv/bin/python -m pytest tests/e2e/test_report_page_browser.py` first",
+        )
+    )
+    return table, broken
+
+
 # ---- run ------------------------------------------------------------------------------------------
 
 
@@ -367,6 +406,12 @@ def main(argv: list[str] | None = None) -> int:
 
     progress(f"(f) {args.server_import_rows:,}-row import through the local server")
     section_rows, section_broken = server_import_rows(original_env, args.server_import_rows)
+    rows += section_rows
+    broken += section_broken
+
+    progress("(g) the school's pages")
+    with bench_environment() as key_path, in_process_stack(key_path) as stack:
+        section_rows, section_broken = page_rows(stack)
     rows += section_rows
     broken += section_broken
 
