@@ -8,7 +8,7 @@ from typing import Any
 
 from chalice import Chalice, Response
 
-from chalicelib.handlers import health, jobs, public, registry, tickets
+from chalicelib.handlers import health, jobs, open311, public, registry, tickets
 from chalicelib.handlers._api import error_body, json_response
 from chalicelib.media_types import PDF, XLSX_TYPE
 from chalicelib.observability import logger, start_tracing_in_lambda
@@ -57,6 +57,6 @@ def request_envelope(event: Any, get_response: Any) -> Response:
     return response
 
 
-for module in (health, registry, tickets, public):
+for module in (health, registry, tickets, public, open311):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(jobs.blueprint)  # scheduled jobs: EventBridge rules, not routes

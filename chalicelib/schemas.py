@@ -16,6 +16,20 @@ from chalicelib.domain.policy import Colour, ServicePolicy, WarrantyTerms, defau
 from chalicelib.domain.public_reports import MAX_PHOTOS, PHOTO_MAX_BYTES, Fault, Stage
 from chalicelib.domain.tickets import MAX_LAMPS_PER_TICKET, Category, Source
 from chalicelib.domain.types import Id, Level, Note
+from chalicelib.schemas_open311 import (  # noqa: F401 - Open311 GeoReport v2's own shapes, named like every other
+    Open311CreatedListOut,
+    Open311CreatedOut,
+    Open311DiscoveryOut,
+    Open311EndpointOut,
+    Open311ErrorOut,
+    Open311ErrorsOut,
+    Open311RequestIn,
+    Open311RequestOut,
+    Open311RequestsOut,
+    Open311RequestsQuery,
+    Open311ServiceOut,
+    Open311ServicesOut,
+)
 
 # A light check on purpose: email_validator + dnspython would cost ~60 ms of every cold start.
 # Empty means "no email"; one pattern rather than a union, so an error names just the field.

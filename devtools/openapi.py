@@ -117,8 +117,13 @@ def _components(operations: list[Any]) -> dict[str, Any]:
 
     from chalicelib.handlers._api import schema
 
-    requests = sorted({op.body for op in operations if op.body})
-    responses = sorted({op.response for op in operations if op.response and "/" not in op.response} | {"ErrorOut"})
+    dialects = [op.dialect for op in operations if op.dialect]
+    requests = sorted({op.body for op in operations if op.body} | {d.form for d in dialects if d.form})
+    responses = sorted(
+        {op.response for op in operations if op.response and "/" not in op.response}
+        | {"ErrorOut"}
+        | {d.refusal for d in dialects}
+    )
     models = [(schema(n), "validation") for n in requests] + [(schema(n), "serialization") for n in responses]
     _, top = models_json_schema(models, ref_template=REF)
     return _strip_titles(top["$defs"])
@@ -177,6 +182,8 @@ def _operation(op: Any) -> dict[str, Any]:
         )
     if params:
         operation["parameters"] = params
+    if op.dialect is not None:
+        return _dialect_operation(op, operation)
     if op.body:
         operation["requestBody"] = {
             "required": True,
@@ -260,6 +267,34 @@ def _with_pages(op: Any, operation: dict[str, Any], components: dict[str, Any]) 
             },
         }
     operation["responses"] = dict(sorted(responses.items()))
+
+
+# Refusals of a route in another standard's format (Api.route(dialect=...)): the statuses GeoReport v2 uses.
+DIALECT_REFUSALS = {
+    400: "The request cannot be fulfilled: an argument is missing or invalid (one error per problem), or the "
+    "service failed.",
+    403: "The api_key is missing or invalid.",
+    404: "What the path or an argument names does not exist.",
+}
+
+
+def _dialect_operation(op: Any, operation: dict[str, Any]) -> dict[str, Any]:
+    """A route in another standard's wire format (Open311): its body is a form, and its answers come in its
+    media types, each with the same schema (OpenAPI's `xml` annotations describe the XML), refusals too."""
+    dialect = op.dialect
+
+    def answer(description: str, schema_name: str) -> dict[str, Any]:
+        content = {t: {"schema": _ref(schema_name)} for t in dialect.response_types}
+        headers = {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}
+        return {"description": description, "content": content, "headers": headers}
+
+    if dialect.form:
+        operation["requestBody"] = {"required": True, "content": {FORM: {"schema": _ref(dialect.form)}}}
+    responses = {str(op.status): answer("Success.", op.response)}
+    for status in dialect.refusal_statuses:
+        responses[str(status)] = answer(DIALECT_REFUSALS[status], dialect.refusal)
+    operation["responses"] = responses
+    return operation
 
 
 def _path_params(path: str) -> list[str]:

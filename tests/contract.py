@@ -82,6 +82,74 @@ def check_response(method: str, path: str, status: int, headers: dict[str, str],
         assert not errors, f"{name} {status} does not match {schema['$ref']}: " + "; ".join(
             f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:5]
         )
+    if media_type == "text/xml" and "$ref" in schema:  # another standard's XML (Api.route(dialect=...))
+        _check_xml(name, status, body, schema["$ref"])
+
+
+def _check_xml(name: str, status: int, body: bytes | str | None, ref: str) -> None:
+    """An XML answer is read back through the schema's OpenAPI `xml` annotations (element names, wrapped
+    lists) into the values they stand for, which must then match the schema like a JSON answer."""
+    import xml.etree.ElementTree as ET
+
+    text = body.decode() if isinstance(body, bytes) else body or ""
+    assert text.startswith("<?xml") and "encoding='utf-8'" in text.split("?>", 1)[0].replace('"', "'").lower(), (
+        f"{name} {status}: an XML answer starts with its declaration, encoding UTF-8"
+    )
+    root = ET.fromstring(text.encode("utf-8"))
+    expected = _xml_name(_node({"$ref": ref}))
+    assert root.tag == expected, f"{name} {status}: the root element is <{root.tag}>, {ref} names <{expected}>"
+    payload = _from_xml(root, {"$ref": ref})
+    errors = sorted(_validator(ref).iter_errors(payload), key=lambda e: list(e.absolute_path))
+    assert not errors, f"{name} {status} (XML) does not match {ref}: " + "; ".join(
+        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:5]
+    )
+
+
+def _node(node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = spec()["components"]["schemas"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def _xml_name(node: dict[str, Any]) -> str | None:
+    name: str | None = node.get("xml", {}).get("name")
+    return name
+
+
+def _from_xml(element: Any, node: dict[str, Any]) -> Any:
+    """The value an element stands for under `node`: a wrapped list, an object, or a scalar of the schema's
+    type; an empty element is null where the schema allows null."""
+    options = node.get("anyOf")
+    if options:
+        nullable = any(o.get("type") == "null" for o in options)
+        if nullable and len(element) == 0 and not (element.text or "").strip():
+            return None
+        node = next(o for o in options if o.get("type") != "null")
+    node = _node(node)
+    if node.get("type") == "array":
+        item = node["items"]
+        item_name = _xml_name(item) or _xml_name(_node(item))
+        values = []
+        for child in element:
+            assert child.tag == item_name, f"<{element.tag}> holds <{child.tag}>, the schema names <{item_name}>"
+            values.append(_from_xml(child, item))
+        return values
+    if "properties" in node:
+        return {
+            child.tag: _from_xml(child, node["properties"].get(child.tag, {})) for child in element
+        }  # an undocumented element stays, for additionalProperties to refuse
+    text = element.text or ""
+    kind = node.get("type")
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            return float(text)
+    except ValueError:
+        return text  # not a number: the schema says so
+    if kind == "boolean":
+        return {"true": True, "false": False}.get(text, text)
+    return text
 
 
 def checked(client: Any) -> Any:

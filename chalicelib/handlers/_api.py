@@ -40,6 +40,7 @@ __all__ = [
     "JSON",
     "OPERATIONS",
     "Api",
+    "Dialect",
     "Operation",
     "RequestContext",
     "error_body",
@@ -59,6 +60,20 @@ IDEMPOTENCY_KEY = idempotency.KEY_PATTERN
 
 
 @dataclass(frozen=True)
+class Dialect:
+    """A route that speaks another standard's wire format (Open311 GeoReport v2) instead of this API's JSON:
+    the media types of its success body (one schema for all: XML is described by OpenAPI `xml` annotations),
+    the schema and statuses of its refusals, which it words itself (`render_refusal(error, path params)`),
+    and the schema of a form-encoded body its view parses itself."""
+
+    response_types: tuple[str, ...]
+    refusal: str  # the refusal body's schema name in chalicelib.schemas
+    refusal_statuses: tuple[int, ...]
+    render_refusal: Callable[[errors.DomainError, Mapping[str, str]], Response]
+    form: str | None = None
+
+
+@dataclass(frozen=True)
 class Operation:
     method: str
     path: str
@@ -71,6 +86,7 @@ class Operation:
     response: str | None = None  # the success body: an `*Out` schema name in chalicelib.schemas, or a media type
     status: int = 200
     html: bool = False  # also answers browsers with a page (Accept: text/html); a body may come as a plain form
+    dialect: Dialect | None = None  # another standard's formats and refusals (Open311)
 
 
 OPERATIONS: list[Operation] = []
@@ -171,6 +187,7 @@ class Api:
         idempotent: bool = False,
         response: str | None = None,
         html: bool = False,
+        dialect: Dialect | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         allowed = frozenset(roles) if roles is not None else None
         OPERATIONS.append(
@@ -186,6 +203,7 @@ class Api:
                 response,
                 status,
                 html,
+                dialect=dialect,
             )
         )
         blueprint = self.blueprint
@@ -239,6 +257,8 @@ class Api:
                         )
                         return json_response(result, status, {"Idempotent-Replayed": "true"} if replayed else None)
                 except errors.DomainError as exc:
+                    if dialect is not None:
+                        return dialect.render_refusal(exc, params)
                     return domain_error_response(exc)
                 if isinstance(result, Response):
                     return result

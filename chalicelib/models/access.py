@@ -18,6 +18,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import QueryError
 from pynamodb.models import Model
 
+from chalicelib.domain import open311
 from chalicelib.domain.assets import LampStatus, room_prefix
 from chalicelib.domain.lifecycle import OPEN_STATES, Status
 from chalicelib.errors import Conflict, DomainError, FieldProblem, InvalidQuery, NotFound, StaleVersion, WriteConflict
@@ -410,6 +411,25 @@ def _set_list_keys(ticket: TicketModel) -> None:
         setattr(ticket, attribute, "#".join(parts) if all(parts) else None)  # sparse: no assignee, no entry
     joinable = ticket.room_id and Status(ticket.status) in OPEN_STATES
     ticket.room_open_key = f"{ticket.school_id}#{ticket.room_id}" if joinable else None
+    _set_open311_keys(ticket)
+
+
+def _set_open311_keys(ticket: TicketModel) -> None:
+    """Open311 lists (domain.open311): a request is listed under its month, service and open/closed state.
+    The service is the one it was requested as, kept from the first write (triage may change the category).
+    A merged duplicate leaves the lists: its state is its target's, which changes without it being written."""
+    if not open311.is_request(ticket.source):
+        return
+    if not ticket.open311_service:
+        ticket.open311_service = open311.service_code_for(ticket.category)
+    state = open311.request_status(Status(ticket.status))
+    if state is None:
+        ticket.open311_month = ticket.open311_month_service = ticket.open311_sort = None
+        return
+    month = open311.month_of(ticket.reported_at)
+    ticket.open311_month = month
+    ticket.open311_month_service = f"{month}#{ticket.open311_service}"
+    ticket.open311_sort = open311.sort_key(state, ticket.reported_at)
 
 
 class CaseMoved(Exception):

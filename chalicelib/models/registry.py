@@ -109,6 +109,17 @@ class LampsByQrToken(GlobalSecondaryIndex["LampModel"]):
     qr_token = UnicodeAttribute(hash_key=True)
 
 
+class LampsByAssetNo(GlobalSecondaryIndex["LampModel"]):
+    """A lamp by its asset number (SH01-00007), which partner platforms file Open311 requests against
+    (`address_id`); it carries what filing a report needs, so finding the lamp is one Query."""
+
+    class Meta:
+        index_name = "by_asset_no"
+        projection = IncludeProjection(["school_id", "room_id", "open_case_id", "successor_id"])
+
+    asset_no = UnicodeAttribute(hash_key=True)
+
+
 class LampsByLocation(GlobalSecondaryIndex["LampModel"]):
     """Lamps currently installed in a school, by room and position (sparse: replaced units drop out)."""
 
@@ -149,6 +160,7 @@ class LampModel(Model):
 
     by_qr_token = LampsByQrToken()
     by_location = LampsByLocation()
+    by_asset_no = LampsByAssetNo()
 
 
 class LampHistoryModel(Model):

@@ -19,7 +19,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.models.base import register
@@ -60,6 +60,38 @@ class TicketsByOpenRoomCase(GlobalSecondaryIndex["TicketModel"]):
 
     room_open_key = UnicodeAttribute(hash_key=True)  # "<school_id>#<room_id>"
     reported_at = UTCDateTimeAttribute(range_key=True)
+
+
+def _open311_index(name: str, hash_attr: str) -> type[GlobalSecondaryIndex[Any]]:
+    """Open311 GET requests (domain.open311): sparse, keyed by the request's UTC month (and service), ranged by
+    `open311_sort` = "<open|closed>#<reported_at>", so a status and a date window are one key condition. It
+    projects what an Open311 answer shows, so a list is one Query per month and status, no item reads."""
+    meta = type(
+        "Meta",
+        (),
+        {
+            "index_name": name,
+            "projection": IncludeProjection(
+                [
+                    "ref",
+                    "status",
+                    "open311_service",
+                    "description",
+                    "school_id",
+                    "room_id",
+                    "lamp_ids",
+                    "reported_at",
+                    "updated_at",
+                    "onsite_due",
+                ]
+            ),
+        },
+    )
+    return type(
+        f"TicketsBy{name}",
+        (GlobalSecondaryIndex,),
+        {"Meta": meta, hash_attr: UnicodeAttribute(hash_key=True), "open311_sort": UnicodeAttribute(range_key=True)},
+    )
 
 
 class TicketModel(Model):
@@ -112,6 +144,13 @@ class TicketModel(Model):
     assignee_level = UnicodeAttribute(null=True)
     status_level = UnicodeAttribute(null=True)
 
+    # Open311 (domain.open311): the service it was requested as (kept from the first write), and the sparse
+    # list keys written by access.set_list_keys for requests (school reports that are not merged duplicates).
+    open311_service = UnicodeAttribute(null=True)
+    open311_month = UnicodeAttribute(null=True)  # "2026-11"
+    open311_month_service = UnicodeAttribute(null=True)  # "2026-11#not_lit"
+    open311_sort = UnicodeAttribute(null=True)  # "open#2026-11-29T07:01:18.000000Z"
+
     by_open_room_case = TicketsByOpenRoomCase()
     by_ref = TicketsByRef()
     by_public_ref = TicketsByPublicRef()
@@ -125,6 +164,8 @@ class TicketModel(Model):
     by_assignee_status = _due_index("by_assignee_status", "assignee_status")()
     by_assignee_level = _due_index("by_assignee_level", "assignee_level")()
     by_status_level = _due_index("by_status_level", "status_level")()
+    by_open311_month = _open311_index("by_open311_month", "open311_month")()
+    by_open311_month_service = _open311_index("by_open311_month_service", "open311_month_service")()
 
 
 # A list's dimensions (query parameter -> the ticket attribute holding its value) and, for each

@@ -10,6 +10,7 @@ transaction that opens a case, and a report that loses the race joins the winner
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 
@@ -46,6 +47,24 @@ LIMITS = {
     "photo-client": (36, dt.timedelta(minutes=10)),
 }
 ATTEMPTS = 4  # a report that loses a race re-reads and joins; more rounds than this means something is wrong
+
+
+@dataclasses.dataclass(frozen=True)
+class Via:
+    """Who filed a report: a scan of the label (no account) or a partner platform over Open311. The same
+    rules either way (join the lamp's or the room's open case); the ticket's source stays `school_report`
+    and the audit trail, the lamp's history and the ticket's owner name the partner."""
+
+    actor: str
+    reporter_role: str
+    partner_id: str | None = None
+    reporter_name: str = ""
+
+    def audit(self) -> dict[str, object]:
+        return {"partner": self.partner_id} if self.partner_id else {}
+
+
+SCAN = Via(actor=PUBLIC.sub, reporter_role="school")
 
 
 def _limit(kind: str, who: str, now: dt.datetime) -> None:
@@ -113,20 +132,22 @@ def _checked_photos(lamp_id: str, photo_ids: list[str]) -> list[str]:
     return keys
 
 
-def _event(ticket: TicketModel, now: dt.datetime, action: str, after: dict[str, object]) -> TicketEventModel:
+def _event(
+    ticket: TicketModel, now: dt.datetime, action: str, after: dict[str, object], via: Via = SCAN
+) -> TicketEventModel:
     seq = int(ticket.event_count) + 1
     ticket.event_count = seq
     return TicketEventModel(
         ticket.ticket_id,
         seq,
         at=now,
-        actor=PUBLIC.sub,
+        actor=via.actor,
         actor_role="",
         action=action,
         from_status=ticket.status,
         to_status=ticket.status,
         before={},
-        after=after,
+        after={**after, **via.audit()},
         note="",
     )
 
@@ -173,16 +194,33 @@ def submit_report(token: str, body: PublicReportIn, client: str, now: dt.datetim
     raise StaleVersion("the case is being updated by many reports at once; send the report again")
 
 
-def _file(lamp: LampModel, body: PublicReportIn, photo_keys: list[str], now: dt.datetime) -> PublicReportOut:
+def submit_partner_report(
+    lamp: LampModel, body: PublicReportIn, via: Via, now: dt.datetime | None = None
+) -> PublicReportOut:
+    """A report a partner platform filed (Open311) on a lamp it named by asset number: the rules of a scan
+    (joins the lamp's open case, or the room's within 30 minutes; D-S3's suggested level). `lamp` needs its
+    id, school, room and open case; the partner's own limits and key are checked before this."""
+    now = now or utcnow()
+    for _ in range(ATTEMPTS):
+        try:
+            return _file(lamp, body, [], now, via)
+        except (CaseMoved, StaleVersion):
+            lamp = access.get_lamp(lamp.lamp_id)  # someone else's report landed first: join it
+    raise StaleVersion("the case is being updated by many reports at once; send the report again")
+
+
+def _file(
+    lamp: LampModel, body: PublicReportIn, photo_keys: list[str], now: dt.datetime, via: Via = SCAN
+) -> PublicReportOut:
     case = _open_case(lamp)
     if case is not None:
-        return _join(case, body, photo_keys, now, added_lamp=None, expected=lamp.open_case_id)
+        return _join(case, body, photo_keys, now, added_lamp=None, expected=lamp.open_case_id, via=via)
     room_case_id = access.find_open_room_case(lamp.school_id, lamp.room_id, now - rules.ROOM_WINDOW)
     if room_case_id is not None:
         room_case = access.get_ticket(room_case_id)
         if Status(room_case.status) in rules.JOINABLE and len(room_case.lamp_ids) < 20:
-            return _join(room_case, body, photo_keys, now, added_lamp=lamp, expected=lamp.open_case_id)
-    return _new_case(lamp, body, photo_keys, now)
+            return _join(room_case, body, photo_keys, now, added_lamp=lamp, expected=lamp.open_case_id, via=via)
+    return _new_case(lamp, body, photo_keys, now, via)
 
 
 def _join(
@@ -193,6 +231,7 @@ def _join(
     *,
     added_lamp: LampModel | None,
     expected: str | None,
+    via: Via = SCAN,
 ) -> PublicReportOut:
     case.report_count = int(case.report_count) + 1
     case.photos = [*case.photos, *photo_keys][: 3 * rules.MAX_PHOTOS]
@@ -210,17 +249,19 @@ def _join(
             now,
             "ticket_opened",
             ref=case.ref,
-            actor=PUBLIC.sub,
+            actor=via.actor,
             summary=f"{body.fault.value}: joined the room's case",
             data={"ticket_id": case.ticket_id},
         )
     case.updated_at = now
-    event = _event(case, now, "report_joined", after)
+    event = _event(case, now, "report_joined", after, via)
     access.join_case(case, event, history, expected if added_lamp is not None else False)
     return _report_view(case, joined=True)
 
 
-def _new_case(lamp: LampModel, body: PublicReportIn, photo_keys: list[str], now: dt.datetime) -> PublicReportOut:
+def _new_case(
+    lamp: LampModel, body: PublicReportIn, photo_keys: list[str], now: dt.datetime, via: Via = SCAN
+) -> PublicReportOut:
     school = access.get_school(lamp.school_id)
     policy = contract_policy(access.get_contract(school.contract_id))
     suggestion = rules.suggest_level(body.fault, lamps_out_in_room=1, at=now)
@@ -237,16 +278,17 @@ def _new_case(lamp: LampModel, body: PublicReportIn, photo_keys: list[str], now:
         lamp_ids=[lamp.lamp_id],
         source=Source.SCHOOL_REPORT.value,
         category=rules.CATEGORY_OF[body.fault].value,
+        open311_service=body.fault.value,  # what was reported, as Open311 lists it (room_dark included)
         level=suggestion.level,
         level_confirmed="no",
         suggested_level=suggestion.level,
         description=description,
         photos=photo_keys,
-        reporter={"name": "", "phone": body.contact_phone, "role": "school"},
+        reporter={"name": via.reporter_name, "phone": body.contact_phone, "role": via.reporter_role},
         contacts=_contact(body, now),
         report_count=1,
         status=Status.REPORTED.value,
-        owner_id=PUBLIC.sub,
+        owner_id=via.actor,
         reported_at=now,
         response_due=due.response_due,
         onsite_due=due.onsite_due,
@@ -258,7 +300,7 @@ def _new_case(lamp: LampModel, body: PublicReportIn, photo_keys: list[str], now:
         ticket_id,
         1,
         at=now,
-        actor=PUBLIC.sub,
+        actor=via.actor,
         actor_role="",
         action="create",
         from_status=None,
@@ -269,6 +311,7 @@ def _new_case(lamp: LampModel, body: PublicReportIn, photo_keys: list[str], now:
             "fault": body.fault.value,
             "suggested_level": suggestion.level,
             "reason": suggestion.reason,
+            **via.audit(),
         },
         note="",
     )
@@ -277,8 +320,8 @@ def _new_case(lamp: LampModel, body: PublicReportIn, photo_keys: list[str], now:
         now,
         "ticket_opened",
         ref=ticket.ref,
-        actor=PUBLIC.sub,
-        summary=f"{body.fault.value}: reported by the school",
+        actor=via.actor,
+        summary=f"{body.fault.value}: reported " + ("through Open311" if via.partner_id else "by the school"),
         data={"ticket_id": ticket_id, "level": suggestion.level},
     )
     access.open_ticket(ticket, event, [history], expected_case=lamp.open_case_id)

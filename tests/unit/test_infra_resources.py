@@ -68,6 +68,11 @@ def test_deployed_stages_put_a_cognito_authorizer_on_every_non_public_route():
         "POST /r/{qr_token}/reports",
         "POST /r/{qr_token}/photos",
         "GET /s/{public_ref}",
+        # Open311 GeoReport v2: public as the spec has it; POST requests checks the partner's api_key itself
+        *(f"GET /open311/v2/{name}.{fmt}" for name in ("discovery", "services", "requests") for fmt in ("json", "xml")),
+        "POST /open311/v2/requests.json",
+        "POST /open311/v2/requests.xml",
+        "GET /open311/v2/requests/{service_request_file}",
     }
     assert {k for k, v in authorizers.items() if v is None} == public
     assert {v for k, v in authorizers.items() if k not in public} == {"lampcare-users"}
