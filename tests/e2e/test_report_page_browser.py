@@ -2,7 +2,8 @@
 
 Opens the lamp's QR URL, chooses a fault, attaches a photo (scaled down in the browser and posted
 straight to the embedded S3), submits, reads the reference, opens the status page; then scans the
-same lamp again, sees that a case is open, and joins it (the report count goes up).
+same lamp again, sees that a case is open, and joins it (the report count goes up). A second browser
+with JavaScript switched off files a report through the plain form post and lands on the status page.
 
 Each page is saved as a screenshot under test-artifacts/screenshots/ (CI keeps that folder), and the
 time from opening the QR URL to seeing the reference is written to test-artifacts/scan_to_reference.json
@@ -78,8 +79,7 @@ def server(browser_ready: None, tmp_path_factory: pytest.TempPathFactory, moto_p
     srv.stop()
 
 
-@pytest.fixture(scope="module")
-def driver(browser_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def _chrome(profile: Path, javascript: bool = True) -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -98,13 +98,22 @@ def driver(browser_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "--no-first-run",
         "--no-default-browser-check",
         f"--window-size={PHONE_SCREEN[0]},{PHONE_SCREEN[1]}",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+        f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})  # a phone in China
+    prefs: dict[str, Any] = {"intl.accept_languages": "zh-CN,zh"}  # a phone in China
+    if not javascript:
+        prefs["profile.managed_default_content_settings.javascript"] = 2
+    options.add_experimental_option("prefs", prefs)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     chrome = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     chrome.set_page_load_timeout(WAIT_SECONDS)
+    return chrome
+
+
+@pytest.fixture(scope="module")
+def driver(browser_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    chrome = _chrome(tmp_path_factory.mktemp("chromium-profile"))
     yield chrome
     chrome.quit()
 
@@ -275,3 +284,26 @@ def test_a_teacher_scans_reports_with_a_photo_follows_it_and_a_second_scan_joins
         )
         + "\n"
     )
+
+
+def test_with_javascript_off_the_form_still_files_the_report_and_shows_its_status_page(
+    server: LocalServer, browser_ready: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    lamp = _quiet_room_lamp(server)
+    _, resolved = server.request("GET", f"/r/{lamp['qr_token']}")
+    chrome = _chrome(tmp_path_factory.mktemp("chromium-no-js"), javascript=False)
+    try:
+        chrome.get(resolved["report_url"])
+        assert not chrome.find_element("id", "photos").is_displayed()  # photos need the page's script
+        chrome.find_element("css selector", "label.fault input[value='room_dark'] + span").click()
+        chrome.find_element("id", "description").send_keys("前排三盏都不亮")
+        _screenshot(chrome, "7-no-javascript-report-page")
+        chrome.find_element("id", "send").click()  # a plain form post, answered 303 to the status page
+        stage = _visible(chrome, "stage")
+        assert "/s/" in chrome.current_url and stage.get_attribute("data-stage") == "received"
+        reference = chrome.find_element("id", "reference").text
+        _screenshot(chrome, "8-no-javascript-status-page")
+    finally:
+        chrome.quit()
+    status, ticket = server.request("GET", f"/tickets/{reference}", role="dispatcher")
+    assert status == 200 and ticket["description"] == "前排三盏都不亮" and ticket["lamp_ids"] == [lamp["lamp_id"]]
