@@ -8,8 +8,8 @@ from typing import Any
 
 from chalice import Chalice, Response
 
-from chalicelib.handlers import health, jobs, open311, public, registry, tickets
-from chalicelib.handlers._api import error_body, json_response
+from chalicelib.handlers import fallback, health, jobs, open311, public, registry, tickets
+from chalicelib.handlers._api import error_body, gateway_authorizer, json_response
 from chalicelib.media_types import PDF, XLSX_TYPE
 from chalicelib.observability import logger, start_tracing_in_lambda
 
@@ -60,3 +60,5 @@ def request_envelope(event: Any, get_response: Any) -> Response:
 for module in (health, registry, tickets, public, open311):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(jobs.blueprint)  # scheduled jobs: EventBridge rules, not routes
+if gateway_authorizer() is None:  # no API Gateway in front (local, test): unknown paths 404 here
+    app.register_blueprint(fallback.blueprint)

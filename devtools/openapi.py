@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from chalicelib.handlers._api import FORM, IDEMPOTENCY_KEY, JSON
+from chalicelib.media_types import DOWNLOADS, OCTET_STREAM
 from chalicelib.services.idempotency import REMEMBER_SECONDS
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "mobile_api_docs" / "openapi.yaml"
@@ -190,19 +191,15 @@ def _operation(op: Any) -> dict[str, Any]:
             "content": {"application/json": {"schema": _ref(schema(op.body).__name__)}},
         }
     elif op.raw_body_types:
-        # A raw-body route also accepts JSON only to answer it with our own 415.
-        operation["requestBody"] = {
-            "required": True,
-            "content": {
-                t: {"schema": {"type": "string", "contentMediaType": t}} for t in op.raw_body_types if t != JSON
-            },
-        }
+        # A raw-body route also accepts JSON only to answer it with our own 415. A file is a binary string,
+        # so that generated clients (openapi-python-client) take bytes for it.
+        operation["requestBody"] = {"required": True, "content": {t: _file(t) for t in op.raw_body_types if t != JSON}}
 
     status, body = op.status, op.response
     if body is None:
         raise SystemExit(f"{op.operation_id}: its route names no response schema (Api.route(response=...))")
     ok_content = (
-        {body: {"schema": {"type": "string", "contentMediaType": body}}}
+        {body: _file(body), **({OCTET_STREAM: _file(OCTET_STREAM)} if body in DOWNLOADS else {})}
         if "/" in body
         else {"application/json": {"schema": _ref(body)}}
     )
@@ -295,6 +292,10 @@ def _dialect_operation(op: Any, operation: dict[str, Any]) -> dict[str, Any]:
         responses[str(status)] = answer(DIALECT_REFUSALS[status], dialect.refusal)
     operation["responses"] = responses
     return operation
+
+
+def _file(media_type: str) -> dict[str, Any]:
+    return {"schema": {"type": "string", "format": "binary", "contentMediaType": media_type}}
 
 
 def _path_params(path: str) -> list[str]:

@@ -10,7 +10,7 @@ from chalicelib.auth import STAFF, Role
 from chalicelib.handlers import _pages as pages
 from chalicelib.handlers._api import Api, RequestContext
 from chalicelib.lazy import lazy_module
-from chalicelib.media_types import EQUIPMENT_LIST_TYPES, PDF
+from chalicelib.media_types import EQUIPMENT_LIST_TYPES, OCTET_STREAM, PDF
 
 if TYPE_CHECKING:  # mypy checks every call against the service's signature; at run time they load on first use
     from chalicelib.schemas import (
@@ -111,10 +111,13 @@ def list_school_lamps(ctx: RequestContext, school_id: str) -> LampPageOut:
     roles=REGISTRARS,
     query="ImportQuery",
     raw_body=True,
-    content_types=[*EQUIPMENT_LIST_TYPES, "application/json"],
+    content_types=[*EQUIPMENT_LIST_TYPES, OCTET_STREAM, "application/json"],
 )
 def import_lamps(ctx: RequestContext, school_id: str) -> ImportReportOut:
     """Imports a school's equipment list (CSV or XLSX), idempotent by serial.
+
+    Send the file as the body with its type, or as `application/octet-stream` (what generated clients
+    send): an XLSX is recognised by its bytes (a ZIP package), anything else is read as CSV.
 
     Bad rows are reported by row, column and problem. `mode=partial` (default) imports the good rows;
     `mode=all_or_nothing` writes nothing if any row is bad (422 `import_rejected` with `rows`).
@@ -136,12 +139,16 @@ def get_qr_labels(ctx: RequestContext, school_id: str) -> Response:
     """A printable A4 PDF of QR labels for a school, or one room of it.
 
     One label per lamp in service: school, room, lamp number and the QR code of its report URL.
+    Served as `application/octet-stream` to a client whose `Accept` names that and not `application/pdf`.
     """
     pdf, filename = labels.label_sheet(school_id, ctx.query.room_id)
+    accept = ctx.headers.get("accept", "")
+    # A generic client that reads only "a file" asks for application/octet-stream: the same bytes.
+    media_type = OCTET_STREAM if OCTET_STREAM in accept and PDF not in accept else PDF
     return Response(
         body=pdf,
         status_code=200,
-        headers={"Content-Type": PDF, "Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Type": media_type, "Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 

@@ -30,7 +30,7 @@ from xml.parsers import expat
 
 from chalicelib.domain import assets
 from chalicelib.errors import FieldProblem, InvalidInput, UnsupportedMediaType
-from chalicelib.media_types import CSV_TYPES, EQUIPMENT_LIST_TYPES, XLSX_TYPE
+from chalicelib.media_types import CSV_TYPES, EQUIPMENT_LIST_TYPES, OCTET_STREAM, XLSX_TYPE
 
 Row = dict[str, str]
 
@@ -55,6 +55,8 @@ BODY = "(body)"
 def read_rows(raw: bytes, content_type: str) -> list[Row]:
     """The rows of the list, or InvalidInput (422) / UnsupportedMediaType (415) saying why not."""
     media = content_type.split(";", maxsplit=1)[0].strip().lower()
+    if media == OCTET_STREAM:  # a generic client's file: an XLSX is a ZIP package, anything else is read as CSV
+        media = XLSX_TYPE if raw.startswith(b"PK\x03\x04") else CSV_TYPES[0]
     if media in CSV_TYPES:
         return _rows(_csv_rows(raw, content_type))
     if media == XLSX_TYPE:
