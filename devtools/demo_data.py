@@ -79,6 +79,21 @@ def _equipment_csv(school_code: str) -> bytes:
     return out.getvalue().encode()
 
 
+# Open311 (issue 9): a demo partner platform whose api_key is the same on every start, so that `make run` can
+# print it beside the tokens. Local only: a deployed stage issues each partner a random key, shown once
+# (services.open311.issue_partner_key), and stores only its hash.
+DEMO_OPEN311_PARTNER = ("p_demo_open311", "Jing'an district 12345 platform (demo)")
+DEMO_OPEN311_KEY = "lampcare-demo-open311-key"
+
+
+def open311_demo_key() -> str:
+    """Registers the demo partner (again: a data dir saved before Open311 existed gets it too); its key."""
+    from chalicelib.services import open311
+
+    open311.register_partner_key(*DEMO_OPEN311_PARTNER, DEMO_OPEN311_KEY)
+    return DEMO_OPEN311_KEY
+
+
 def seed(now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or dt.datetime.now(dt.UTC)
     bind_tables()
@@ -124,6 +139,7 @@ def seed(now: dt.datetime | None = None) -> dict[str, Any]:
         dispatcher,
         now,
     )
+    open311_demo_key()
     return {
         "contract": contract.model_dump(mode="json"),
         "schools": [s.model_dump(mode="json") for s in schools],

@@ -188,12 +188,14 @@ def _any_lamp_url() -> str:
 
 
 def _print_tokens(data_dir: Path, base_url: str, qr_url: str) -> None:
+    from devtools.demo_data import open311_demo_key
     from devtools.token import DEMO_SUBS, demo_school_staff_line, token_for
 
     print("\nBearer tokens (valid 12 h; `make token ROLE=<role>` makes more):")
     for role, sub in DEMO_SUBS.items():
         print(f"  {role:<14} {sub:<8} {token_for(role, sub, data_dir)}")
     print(demo_school_staff_line(data_dir))  # a school's staff: its own school only (D-A3)
+    print(f"  Open311 api_key (demo partner platform, POST {base_url}/open311/v2/requests.json): {open311_demo_key()}")
     print(f"\nQR report URL (no token needed): {qr_url}")
     print(f"Try: curl -s {base_url}/health\n", flush=True)
 

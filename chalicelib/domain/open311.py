@@ -126,10 +126,11 @@ SERVICE_NOTICE = (
 )
 
 
-def is_request(source: str) -> bool:
-    """Open311 lists what schools and partner platforms reported (QR scans, partners, a school's call);
-    faults found on inspections or raised by the service centre are internal work, not requests."""
-    return source == Source.SCHOOL_REPORT.value
+def is_request(source: str, report_count: int) -> bool:
+    """Open311 lists what schools and partner platforms reported (QR scans, partners, a school's call), and
+    a case a school's report joined (e.g. a fault an inspection found first, in the same room). Other faults
+    found on inspections or raised by the service centre are internal work, not requests."""
+    return source == Source.SCHOOL_REPORT.value or report_count > 1
 
 
 def service_code_for(category: str) -> str:

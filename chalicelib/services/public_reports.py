@@ -234,6 +234,7 @@ def _join(
     via: Via = SCAN,
 ) -> PublicReportOut:
     case.report_count = int(case.report_count) + 1
+    case.open311_service = case.open311_service or body.fault.value  # a case a school reported is a request
     case.photos = [*case.photos, *photo_keys][: 3 * rules.MAX_PHOTOS]
     case.contacts = [*case.contacts, *_contact(body, now)][:20]
     history = None

@@ -182,6 +182,21 @@ def test_a_second_request_on_a_lamp_with_an_open_case_joins_it(client, auth, lam
     assert [e["action"] for e in events] == ["create", "report_joined"]
 
 
+def test_a_request_joining_a_case_an_inspection_opened_makes_it_a_request_partners_can_follow(client, auth, lamp):
+    inspection = make_ticket(
+        client, auth, lamp["school_id"], [lamp["lamp_id"]], source="inspection", category="hardware_fault"
+    )
+    assert get(client, f"requests/{inspection['ref']}.json").status_code == 404  # internal work, not a request
+    assert ids(get(client, "requests.json")) == []
+    _, api_key = issue_key()
+    filed = post(client, api_key=api_key, service_code="dim", address_id=lamp["asset_no"])
+    ref = body_json(filed)[0]["service_request_id"]
+    assert ref == inspection["ref"]  # the lamp's open case, whoever opened it
+    (followed,) = body_json(get(client, f"requests/{ref}.json"))
+    assert (followed["service_code"], followed["status"]) == ("dim", "open")  # as the school reported it
+    assert ids(get(client, "requests.json")) == [ref]
+
+
 def test_a_qr_scan_and_an_open311_request_on_one_lamp_are_one_case(client, lamp):
     scanned = ok(
         call(client, "POST", f"/r/{lamp['qr_token']}/reports", {"Content-Type": "application/json"}, {"fault": "dim"}),
