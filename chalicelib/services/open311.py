@@ -14,6 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Mapping
+from functools import cache
+
+from pydantic import TypeAdapter, ValidationError
 
 from chalicelib.domain import open311 as rules
 from chalicelib.domain.lifecycle import Status
@@ -180,14 +183,16 @@ def _form_problems(form: Open311RequestIn, service_code: str, asset_no: str) -> 
     return problems
 
 
-def _phone(form: Open311RequestIn) -> str:
-    from pydantic import TypeAdapter, ValidationError
+@cache
+def _phone_adapter() -> TypeAdapter[str]:
+    return TypeAdapter(Phone)  # the QR page's rule for a contact phone
 
+
+def _phone(form: Open311RequestIn) -> str:
     try:
-        phone: str = TypeAdapter(Phone).validate_python(form.phone)
+        return _phone_adapter().validate_python(form.phone)
     except ValidationError as exc:
         raise ValueError(form.phone) from exc
-    return phone
 
 
 def _lamp(asset_no: str) -> LampModel:
