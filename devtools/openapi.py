@@ -49,7 +49,8 @@ ERROR_TEXT = {
     "`details` name the field.",
     401: "Missing, expired or invalid bearer token (`unauthenticated`).",
     403: "The caller's role may not do this, or the ticket is someone else's (`forbidden`).",
-    404: "The resource in the path, or one the body refers to, does not exist (`not_found`).",
+    404: "The resource in the path, or one the body refers to, does not exist, or to a school's staff belongs to "
+    "another school (`not_found`).",
     413: "The body is larger than allowed (`payload_too_large`).",
     415: "Wrong Content-Type (`unsupported_media_type`).",
     422: "The body is well-formed but invalid (`validation_failed`, `invalid_input`, `import_rejected`); "
