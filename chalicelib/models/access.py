@@ -418,7 +418,7 @@ def _set_open311_keys(ticket: TicketModel) -> None:
     """Open311 lists (domain.open311): a request is listed under its month, service and open/closed state.
     The service is the one it was requested as, kept from the first write (triage may change the category).
     A merged duplicate leaves the lists: its state is its target's, which changes without it being written."""
-    if not open311.is_request(ticket.source, int(ticket.report_count)):
+    if not open311.is_request(ticket.source, int(ticket.report_count or 1)):  # items older than the count: 1
         return
     if not ticket.open311_service:
         ticket.open311_service = open311.service_code_for(ticket.category)

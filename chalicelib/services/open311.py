@@ -261,7 +261,9 @@ def get_request(service_request_id: str) -> Open311RequestsOut:
 def _requests_by_refs(refs: list[str]) -> dict[str, TicketModel]:
     """The tickets with these references that are requests: a fault found on an inspection or raised by the
     service centre is internal work, as absent here as from the lists."""
-    return {ref: t for ref, t in store.tickets_by_refs(refs).items() if rules.is_request(t.source, int(t.report_count))}
+    return {
+        ref: t for ref, t in store.tickets_by_refs(refs).items() if rules.is_request(t.source, int(t.report_count or 1))
+    }
 
 
 def _split(value: str | None) -> list[str]:
