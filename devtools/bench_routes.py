@@ -42,6 +42,9 @@ class World:
     qr_token: str = ""
     public_ref: str = ""  # the school report the status page case reads
     report_token: str = ""  # a lamp alone in its room, for the public report cases
+    open311_key: str = ""  # a partner platform's api_key
+    open311_asset_no: str = ""  # a lamp alone in its room, for Open311 requests
+    open311_request_id: str = ""  # the service_request_id the read cases ask for
     replace_lamp_id: str = ""
     ticket: dict[str, Any] = field(default_factory=dict)  # read-only routes
     level_ticket: dict[str, Any] = field(default_factory=dict)  # change_level cycle
@@ -118,6 +121,25 @@ def _keep_ticket(slot: str) -> Callable[[World, Reply], None]:
 def _keep_public_ref(world: World, reply: Reply) -> None:
     if reply.status == 201:
         world.public_ref = reply.body["public_ref"]
+
+
+def _open311_post(w: World, fmt: str) -> Call:
+    from urllib.parse import urlencode
+
+    form = {
+        "api_key": w.open311_key,
+        "service_code": "not_lit",
+        "address_id": w.open311_asset_no,
+        "description": "The lamp above the blackboard is dark",
+    }
+    return Call(
+        "POST", f"/open311/v2/requests.{fmt}", None, urlencode(form), content_type="application/x-www-form-urlencoded"
+    )
+
+
+def _keep_open311_id(world: World, reply: Reply) -> None:
+    if reply.status == 200:
+        world.open311_request_id = reply.body[0]["service_request_id"]
 
 
 def _exhaust_report_limit(world: World) -> None:
@@ -330,6 +352,48 @@ CASES: list[Case] = [
         "the reporter's status page (JSON)",
         lambda w: Call("GET", f"/s/{w.public_ref}", None),
     ),
+    *[
+        Case(
+            "GET",
+            f"/open311/v2/{doc}.{fmt}",
+            f"Open311 {doc} ({fmt.upper()}; no database)",
+            lambda w, doc=doc, fmt=fmt: Call("GET", f"/open311/v2/{doc}.{fmt}", None),
+        )
+        for doc in ("discovery", "services")
+        for fmt in ("json", "xml")
+    ],
+    Case(
+        "POST",
+        "/open311/v2/requests.json",
+        "an Open311 request opens a case (form-encoded, api_key)",
+        lambda w: _open311_post(w, "json"),
+        200,
+        after=_keep_open311_id,
+        repeatable=False,
+    ),
+    Case(
+        "POST",
+        "/open311/v2/requests.xml",
+        "an Open311 request on the same lamp joins the open case (XML)",
+        lambda w: _open311_post(w, "xml"),
+        200,
+        repeatable=False,
+    ),
+    *[
+        Case(
+            "GET",
+            f"/open311/v2/requests.{fmt}",
+            f"Open311 requests, status=open, last 90 days ({fmt.upper()})",
+            lambda w, fmt=fmt: Call("GET", f"/open311/v2/requests.{fmt}?status=open", None),
+        )
+        for fmt in ("json", "xml")
+    ],
+    Case(
+        "GET",
+        "/open311/v2/requests/{service_request_file}",
+        "one Open311 request by its id (JSON)",
+        lambda w: Call("GET", f"/open311/v2/requests/{w.open311_request_id}.json", None),
+    ),
     Case("POST", "/tickets", "report a fault on one lamp", _report, 201),
     Case(
         "POST",
@@ -498,6 +562,24 @@ def seed(stack: Stack) -> World:
         },
         "lamp",
     )["qr_token"]
+    open311_lamp = created(
+        "POST",
+        "/lamps",
+        {
+            "school_id": w.school_id,
+            "room_id": "P-2",
+            "position": "1",
+            "model": "EP-LED-40",
+            "serial": "PUBLIC-2",
+            "installed_on": "2025-08-20",
+            "accepted_on": TODAY,
+        },
+        "lamp",
+    )
+    w.open311_asset_no = open311_lamp["asset_no"]
+    from chalicelib.services import open311
+
+    _, w.open311_key = open311.issue_partner_key("bench partner")
     scratch = [
         created(
             "POST",

@@ -108,7 +108,7 @@ def tickets_by_refs(refs: Sequence[str]) -> dict[str, TicketModel]:
     """ref -> ticket for the refs that exist: one by_ref Query per ref (keys only), then one BatchGet."""
     bind_tables()
     ids = {}
-    for ref in dict.fromkeys(refs):
+    for ref in dict.fromkeys(r for r in refs if r):  # DynamoDB refuses an empty key value: no such ticket
         keys = list(TicketModel.by_ref.query(ref, limit=1))
         if keys:
             ids[keys[0].ticket_id] = ref

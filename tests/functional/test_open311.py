@@ -466,3 +466,9 @@ class TestRequestLists:
             else:
                 descriptions = [e.findtext("description") for e in body_xml(response)]
             assert any(says in d for d in descriptions), descriptions
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_an_empty_request_id_is_a_404_in_the_specs_format_not_a_500(client, fmt):
+    response = client.http.get(f"/open311/v2/requests/.{fmt}")
+    assert response.status_code == 404, response.body
