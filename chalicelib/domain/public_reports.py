@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.lifecycle import Status
+from chalicelib.domain.lifecycle import OPEN_STATES, Status
 from chalicelib.domain.tickets import Category
 
 # A school's local time decides "during school hours"; every school here is in China.
@@ -79,10 +79,7 @@ def suggest_level(fault: Fault, *, lamps_out_in_room: int, at: dt.datetime) -> L
 
 # ---- what the reporter reads ----------------------------------------------------------------
 
-JOINABLE = frozenset(
-    {Status.REPORTED, Status.TRIAGED, Status.ASSIGNED, Status.ACKNOWLEDGED, Status.EN_ROUTE, Status.ON_SITE,
-     Status.REOPENED}
-)
+JOINABLE = OPEN_STATES  # a report joins a case until it is resolved
 
 
 class Stage(StrEnum):
