@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import random
 import secrets
+import time
+from collections.abc import Callable
 
 from chalicelib.auth import Principal
 from chalicelib.domain import public_reports as rules
@@ -46,7 +49,9 @@ LIMITS = {
     "photo-token": (12, dt.timedelta(minutes=10)),
     "photo-client": (36, dt.timedelta(minutes=10)),
 }
-ATTEMPTS = 4  # a report that loses a race re-reads and joins; more rounds than this means something is wrong
+# A report that loses a race re-reads and joins; a burst of reports on one case retries with growing,
+# jittered pauses (the label's limit bounds a burst to ten reports per window).
+ATTEMPTS = 12
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,12 +191,7 @@ def submit_report(token: str, body: PublicReportIn, client: str, now: dt.datetim
             expected_by=None,
         )
     photo_keys = _checked_photos(lamp.lamp_id, body.photo_ids)
-    for _ in range(ATTEMPTS):
-        try:
-            return _file(lamp, body, photo_keys, now)
-        except (CaseMoved, StaleVersion):
-            lamp = access.find_lamp_by_qr_token(token)  # someone else's report landed first: join it
-    raise StaleVersion("the case is being updated by many reports at once; send the report again")
+    return _file_with_retries(lamp, lambda: access.find_lamp_by_qr_token(token), body, photo_keys, now, SCAN)
 
 
 def submit_partner_report(
@@ -201,11 +201,26 @@ def submit_partner_report(
     (joins the lamp's open case, or the room's within 30 minutes; D-S3's suggested level). `lamp` needs its
     id, school, room and open case; the partner's own limits and key are checked before this."""
     now = now or utcnow()
-    for _ in range(ATTEMPTS):
+    lamp_id = lamp.lamp_id
+    return _file_with_retries(lamp, lambda: access.get_lamp(lamp_id), body, [], now, via)
+
+
+def _file_with_retries(
+    lamp: LampModel,
+    reread: Callable[[], LampModel],
+    body: PublicReportIn,
+    photo_keys: list[str],
+    now: dt.datetime,
+    via: Via,
+) -> PublicReportOut:
+    """Someone else's report may land first (a new case, or a change to the case): re-read the lamp and
+    join, after a growing, jittered pause, so a burst on one case settles instead of colliding again."""
+    for attempt in range(ATTEMPTS):
         try:
-            return _file(lamp, body, [], now, via)
+            return _file(lamp, body, photo_keys, now, via)
         except (CaseMoved, StaleVersion):
-            lamp = access.get_lamp(lamp.lamp_id)  # someone else's report landed first: join it
+            time.sleep(random.uniform(0, 0.02 * (attempt + 1)))
+            lamp = reread()
     raise StaleVersion("the case is being updated by many reports at once; send the report again")
 
 
