@@ -72,6 +72,7 @@ class SchoolIn(Strict):
     address: Text
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
+    province: OptionalText = Field(default="", description="For in-province / out-of-province SLA terms (D-S5).")
     contacts: list[Contact] = Field(default_factory=list, max_length=20)
     hazards: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]] = Field(
         default_factory=list, max_length=50
@@ -233,6 +234,21 @@ class ContractOut(Out):
     created_at: dt.datetime
 
 
+class SlaPolicyIn(Strict):
+    revision: int = Field(
+        ge=1, description="The revision this edit is based on (getSlaPolicy); an older one is 409 stale_version."
+    )
+    policy: ServicePolicy
+
+
+class SlaPolicyOut(Out):
+    contract_id: str
+    revision: int = Field(description="1 as the contract was created; each putSlaPolicy adds one.")
+    updated_at: dt.datetime = Field(description="When this revision took effect: tickets reported since use it.")
+    updated_by: str | None = Field(description="Who wrote it; null for the contract's first policy.")
+    policy: ServicePolicy
+
+
 class ContactOut(Out):
     name: str
     role: str
@@ -248,6 +264,7 @@ class SchoolOut(Out):
     address: str
     latitude: float
     longitude: float
+    province: str | None = Field(default=None, description="Compared with the service centre's (D-S5).")
     contacts: list[ContactOut]
     hazards: list[str] = Field(description="Site hazard notes shown to engineers (D-O5).")
     created_at: dt.datetime
@@ -374,6 +391,9 @@ class TicketOut(Out):
     reported_at: dt.datetime
     response_due: dt.datetime
     onsite_due: dt.datetime
+    resolution_due: dt.datetime | None = Field(
+        default=None, description="Only when the contract sets a resolution target (D-S5, D-S8)."
+    )
     eta: dt.datetime | None
     milestones: dict[str, str] = Field(description="e.g. acknowledged_at, on_site_at, resolved_at, signed_off_at.")
     resolution: dict[str, Any] | None

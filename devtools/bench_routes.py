@@ -50,6 +50,7 @@ class World:
     level_ticket: dict[str, Any] = field(default_factory=dict)  # change_level cycle
     assign_ticket: dict[str, Any] = field(default_factory=dict)  # assign cycle between two engineers
     resolve_ticket: dict[str, Any] = field(default_factory=dict)  # one resolve (lamps and history)
+    sla_revision: int = 1  # the scratch contract's SLA policy revision, for the next putSlaPolicy
     serials: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     codes: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -170,6 +171,18 @@ def _transition(
     )
 
 
+def _put_sla_policy(w: World) -> Call:
+    from chalicelib.domain.policy import default_policy
+
+    body = {"revision": w.sla_revision, "policy": default_policy().model_dump(mode="json")}
+    return Call("PUT", f"/contracts/{w.scratch_contract_id}/sla-policy", "admin", body)
+
+
+def _next_sla_revision(world: World, reply: Reply) -> None:
+    if reply.status == 200:
+        world.sla_revision = reply.body["revision"]
+
+
 def _change_level(w: World) -> Call:
     return _transition(w.level_ticket, "change_level", level=3 if w.level_ticket["level"] == 2 else 2)
 
@@ -212,6 +225,19 @@ CASES: list[Case] = [
         "/contracts/{contract_id}",
         "read a contract",
         lambda w: Call("GET", f"/contracts/{w.contract_id}", "manager"),
+    ),
+    Case(
+        "GET",
+        "/contracts/{contract_id}/sla-policy",
+        "read a contract's SLA policy",
+        lambda w: Call("GET", f"/contracts/{w.contract_id}/sla-policy", "manager"),
+    ),
+    Case(
+        "PUT",
+        "/contracts/{contract_id}/sla-policy",
+        "revise the SLA policy (the default table, next revision)",
+        _put_sla_policy,
+        after=_next_sla_revision,
     ),
     Case(
         "POST",

@@ -40,6 +40,8 @@ CONFLICTS: dict[str, str] = {
     "createTicket": "A lamp of the ticket was replaced meanwhile, or a request with the same Idempotency-Key "
     "is still being processed.",
     "submitPublicReport": "Many reports on this case arrived at the same moment; send the report again.",
+    "putSlaPolicy": "`stale_version`: the policy was revised since the `revision` sent (`current_version` names "
+    "the current one); reload it and apply the change again.",
     "transitionTicket": "`stale_version` (send `current_version` after reloading) or `illegal_transition` "
     "(the body names `current_status` and `allowed_actions`), or a merge into a closed ticket.",
 }

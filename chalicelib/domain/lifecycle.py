@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.auth import Principal, Role
 from chalicelib.domain.assets import OptionalText, Text
-from chalicelib.domain.policy import ServicePolicy, deadlines_for
+from chalicelib.domain.policy import ServicePolicy
+from chalicelib.domain.sla import SchoolFacts, sla_deadlines
 from chalicelib.domain.tickets import Category
 from chalicelib.domain.types import Id, Level, Note, RequiredNote
 from chalicelib.errors import FieldProblem, Forbidden, IllegalTransition, InvalidInput
@@ -157,6 +158,8 @@ class TicketState:
     reported_at: dt.datetime
     ticket_id: str = ""
     milestones: dict[str, str] = field(default_factory=dict)
+    category: str = ""
+    school: SchoolFacts = field(default_factory=SchoolFacts)  # as at the report: the SLA rules read it (D-S5)
 
 
 # ---- one effect per action: the fields it changes besides status and milestones ----------------
@@ -177,7 +180,9 @@ def _set_level(
         raise ValueError("a level change needs the contract's policy")
     level = change.level if change.level is not None else state.level
     changes: dict[str, Any] = {"level": level, "level_confirmed": True}
-    changes.update(deadlines_for(policy, level, state.reported_at).model_dump())  # D-S3: from the report
+    category = change.category.value if change.category else state.category
+    # D-S3: from the report; the category may move the ticket between software and hardware terms (D-S5)
+    changes.update(sla_deadlines(policy, level, state.reported_at, school=state.school, category=category).as_changes())
     if change.category:
         changes["category"] = change.category.value
     return changes

@@ -33,6 +33,7 @@ from chalicelib.models.registry import (
     UniqueKeyModel,
     UserModel,
 )
+from chalicelib.models.sla_policies import SlaPolicyRevisionModel
 from chalicelib.models.tickets import DIMENSION_ORDER, LIST_INDEXES, TicketEventModel, TicketModel
 from chalicelib.models.transactions import Transaction, TransactionRefused
 
@@ -614,6 +615,50 @@ def query_ticket_events(ticket_id: str, limit: int, cursor: dict[str, Any] | Non
     return _page(TicketEventModel.query(ticket_id, limit=limit, last_evaluated_key=cursor))
 
 
+# ---- SLA policies (D-S5) ---------------------------------------------------------------------
+
+
+def get_sla_policy_revision(contract_id: str, revision: int) -> SlaPolicyRevisionModel:
+    return _get(SlaPolicyRevisionModel, contract_id, revision, what="SLA policy revision")
+
+
+def save_sla_policy(
+    contract: ContractModel, revision: SlaPolicyRevisionModel, replaced: SlaPolicyRevisionModel | None
+) -> None:
+    """Makes `revision` the contract's policy if the contract still has the revision it was read with (else
+    StaleVersion naming the current one), and keeps `revision` (and the first revision it replaces, which
+    the contract alone held until now) in the revisions table. All or nothing."""
+    read = int(contract.policy_revision or 1)
+    unchanged = ContractModel.policy_revision == read
+    if read == 1:
+        unchanged = ContractModel.policy_revision.does_not_exist() | unchanged
+    tx = Transaction()
+    tx.update(
+        ContractModel(contract.contract_id),
+        [
+            ContractModel.policy.set(revision.policy),
+            ContractModel.policy_revision.set(revision.revision),
+            ContractModel.policy_updated_at.set(revision.effective_from),
+            ContractModel.policy_updated_by.set(revision.updated_by),
+        ],
+        condition=ContractModel.contract_id.exists() & unchanged,
+        label="contract",
+    )
+    tx.put(revision, condition=SlaPolicyRevisionModel.revision.does_not_exist(), label="revision")
+    if replaced is not None:
+        tx.put(replaced, label="replaced")
+    try:
+        _commit(tx)
+    except TransactionRefused as exc:
+        if "contract" in exc.failed or "revision" in exc.failed:
+            current = get_contract(contract.contract_id)
+            raise StaleVersion(
+                "the SLA policy was changed by someone else meanwhile; reload it",
+                extra={"current_version": int(current.policy_revision or 1)},
+            ) from exc
+        raise _unexpected(exc, "the SLA policy") from exc
+
+
 __all__ = [
     "ContractModel",
     "CounterModel",
@@ -621,6 +666,7 @@ __all__ = [
     "LampModel",
     "RoomModel",
     "SchoolModel",
+    "SlaPolicyRevisionModel",
     "TicketEventModel",
     "TicketModel",
     "UniqueKeyModel",

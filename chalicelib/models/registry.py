@@ -28,6 +28,10 @@ class ContractModel(Model):
     name = UnicodeAttribute()
     customer = UnicodeAttribute(default="")
     policy = JSONAttribute()  # fault levels and deadlines, D-S5
+    # The policy's revision (None: 1, as created); earlier revisions are kept in sla-policies.
+    policy_revision = NumberAttribute(null=True)
+    policy_updated_at = UTCDateTimeAttribute(null=True)
+    policy_updated_by = UnicodeAttribute(null=True)
     warranty = JSONAttribute()  # D-W1..D-W5 terms
     created_at = UTCDateTimeAttribute()
 
@@ -78,6 +82,7 @@ class SchoolModel(Model):
     address = UnicodeAttribute()
     latitude = NumberAttribute()
     longitude = NumberAttribute()
+    province = UnicodeAttribute(null=True)  # for in-province / out-of-province SLA terms (D-S5)
     contacts = ListAttribute[ContactAttribute](of=ContactAttribute, default=list)
     hazards = ListAttribute[str](default=list)  # D-O5 site safety notes
     created_at = UTCDateTimeAttribute()

@@ -126,6 +126,11 @@ class TicketModel(Model):
     reported_at = UTCDateTimeAttribute()
     response_due = UTCDateTimeAttribute()
     onsite_due = UTCDateTimeAttribute()
+    resolution_due = UTCDateTimeAttribute(null=True)  # only when the contract sets a resolution target
+    # The SLA policy revision the deadlines come from (None: 1) and the school's facts at the report
+    # (position, province): a level change recomputes from both, whatever the contract says since (D-S3).
+    sla_revision = NumberAttribute(null=True)
+    sla_site = JSONAttribute(null=True)
     due_key = UnicodeAttribute()
     merged_into = UnicodeAttribute(null=True)
     eta = UTCDateTimeAttribute(null=True)

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from chalicelib.auth import Principal
 from chalicelib.domain import public_reports as rules
 from chalicelib.domain.lifecycle import FINAL_STATES, Status
-from chalicelib.domain.policy import deadlines_for
 from chalicelib.domain.public_reports import Fault, Stage
 from chalicelib.domain.tickets import Source, new_public_ref, ticket_ref
 from chalicelib.errors import FieldProblem, InvalidInput, NotFound, StaleVersion, Throttled
@@ -35,8 +34,8 @@ from chalicelib.schemas import (
     PublicStatusOut,
     PublicStatusStepOut,
 )
+from chalicelib.services import sla_policies
 from chalicelib.services.ids import new_id, utcnow
-from chalicelib.services.registry import contract_policy
 from chalicelib.settings import get_settings
 from chalicelib.storage import photos
 
@@ -279,9 +278,11 @@ def _new_case(
     lamp: LampModel, body: PublicReportIn, photo_keys: list[str], now: dt.datetime, via: Via = SCAN
 ) -> PublicReportOut:
     school = access.get_school(lamp.school_id)
-    policy = contract_policy(access.get_contract(school.contract_id))
+    contract = access.get_contract(school.contract_id)
     suggestion = rules.suggest_level(body.fault, lamps_out_in_room=1, at=now)
-    due = deadlines_for(policy, suggestion.level, now)  # provisional until triage confirms a level (D-S3)
+    category = rules.CATEGORY_OF[body.fault].value
+    # provisional until triage confirms a level (D-S3); the contract's current SLA revision (D-S5)
+    sla = sla_policies.at_report(contract, school, suggestion.level, category, now)
     ticket_id = new_id("t")
     description = body.description or body.fault.value.replace("_", " ")
     ticket = TicketModel(
@@ -293,7 +294,7 @@ def _new_case(
         room_id=lamp.room_id,
         lamp_ids=[lamp.lamp_id],
         source=Source.SCHOOL_REPORT.value,
-        category=rules.CATEGORY_OF[body.fault].value,
+        category=category,
         open311_service=body.fault.value,  # what was reported, as Open311 lists it (room_dark included)
         level=suggestion.level,
         level_confirmed="no",
@@ -306,8 +307,7 @@ def _new_case(
         status=Status.REPORTED.value,
         owner_id=via.actor,
         reported_at=now,
-        response_due=due.response_due,
-        onsite_due=due.onsite_due,
+        **sla.ticket_fields(),
         milestones={},
         event_count=1,
         updated_at=now,

@@ -69,6 +69,7 @@ def school_view(s: SchoolModel) -> SchoolOut:
         address=s.address,
         latitude=s.latitude,
         longitude=s.longitude,
+        province=s.province,
         contacts=[ContactOut.model_validate(contact_fields(c)) for c in s.contacts],
         hazards=list(s.hazards),
         created_at=s.created_at,
@@ -138,7 +139,7 @@ def get_contract(contract_id: str) -> ContractOut:
 
 
 def contract_policy(contract: ContractModel) -> ServicePolicy:
-    return ServicePolicy.model_validate(contract.policy)
+    return ServicePolicy.from_stored(contract.policy)  # any shape ever stored (services/sla_policies.py)
 
 
 def contract_warranty(contract: ContractModel) -> WarrantyTerms:
@@ -157,6 +158,7 @@ def create_school(body: SchoolIn, now: dt.datetime | None = None) -> SchoolOut:
         address=body.address,
         latitude=body.latitude,
         longitude=body.longitude,
+        province=body.province or None,
         contacts=[new_contact(**c.model_dump()) for c in body.contacts],
         hazards=body.hazards,
         created_at=now or utcnow(),

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from chalicelib.auth import Principal, Role
 from chalicelib.domain import lifecycle
 from chalicelib.domain.lifecycle import DISPATCH_ROLES, FIELD_ROLES, Status, TicketState
-from chalicelib.domain.policy import LEVEL_COLOURS, deadlines_for
+from chalicelib.domain.policy import LEVEL_COLOURS
 from chalicelib.domain.public_reports import mask_phone
 from chalicelib.domain.tickets import Category, Source, new_public_ref, ticket_ref
 from chalicelib.errors import Conflict, FieldProblem, Forbidden, InvalidInput, InvalidQuery, NotFound, StaleVersion
@@ -40,6 +40,7 @@ from chalicelib.schemas import (
     TicketSlaOut,
     TransitionIn,
 )
+from chalicelib.services import sla_policies
 from chalicelib.services.ids import new_id, utcnow
 from chalicelib.services.paging import decode_cursor, encode_cursor
 from chalicelib.services.registry import contract_policy
@@ -93,6 +94,8 @@ def state_of(ticket: TicketModel) -> TicketState:
         reported_at=ticket.reported_at,
         ticket_id=ticket.ticket_id,
         milestones=dict(ticket.milestones),
+        category=ticket.category,
+        school=sla_policies.ticket_facts(ticket),
     )
 
 
@@ -148,6 +151,7 @@ def ticket_view(t: TicketModel, actor: Principal | None = None, *, in_list: bool
         reported_at=t.reported_at,
         response_due=t.response_due,
         onsite_due=t.onsite_due,
+        resolution_due=t.resolution_due,
         eta=t.eta,
         milestones=milestones,
         resolution=t.resolution or None,
@@ -214,7 +218,8 @@ def create_ticket(
 ) -> TicketOut:
     now = now or utcnow()
     school = store.get_school(body.school_id)
-    policy = contract_policy(store.get_contract(school.contract_id))
+    contract = store.get_contract(school.contract_id)
+    policy = contract_policy(contract)
     room_id = body.room_id or ""
     lamps = store.batch_get_lamps(body.lamp_ids) if body.lamp_ids else {}
     problems = []
@@ -236,7 +241,7 @@ def create_ticket(
         raise InvalidInput("a lamp is listed twice", details=[FieldProblem("lamp_ids", "duplicates")])
 
     level = body.level or policy.default_level
-    due = deadlines_for(policy, level, now)
+    sla = sla_policies.at_report(contract, school, level, body.category.value, now)  # D-S3, D-S5
     ticket_id = new_id("t")
     number = store.reserve_numbers(f"ticket#{now.year}")
     ticket = TicketModel(
@@ -256,8 +261,7 @@ def create_ticket(
         status=Status.REPORTED.value,
         owner_id=actor.sub,
         reported_at=now,
-        response_due=due.response_due,
-        onsite_due=due.onsite_due,
+        **sla.ticket_fields(),
         milestones={},
         event_count=1,
         updated_at=now,
@@ -395,7 +399,10 @@ def transition_ticket(
             extra={"current_version": ticket.version, "current_status": ticket.status},
         )
     spec = lifecycle.ACTIONS[change.action]
-    policy = contract_policy(store.get_contract(ticket.contract_id)) if spec.needs_policy else None
+    # the revision the ticket was reported under, not the contract's latest (D-S3, D-S5)
+    policy = (
+        sla_policies.policy_for_ticket(ticket, store.get_contract(ticket.contract_id)) if spec.needs_policy else None
+    )
     plan = lifecycle.plan_transition(state_of(ticket), change, actor, policy, now)
     if plan.action == "assign":
         _check_assignee(plan.changes["assignee_id"], store)

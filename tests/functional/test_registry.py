@@ -92,14 +92,14 @@ def test_contract_without_terms_gets_the_default_service_policy_and_warranty(cli
         "Pudong Education Bureau",
     )
     levels = contract["policy"]["levels"]
-    # DOMAIN D-S table: red immediate/10 min, orange 10/20, yellow 20/40, blue 30/60
+    # DOMAIN D-S table: red immediate (the hotline's 5 min, D-S5)/10 min, orange 10/20, yellow 20/40, blue 30/60
     assert {lvl: (t["response_minutes"], t["onsite_minutes"]) for lvl, t in levels.items()} == {
-        "4": (0, 10),
+        "4": (5, 10),
         "3": (10, 20),
         "2": (20, 40),
         "1": (30, 60),
     }
-    assert set(levels["4"]["notify_roles"]) == {"parts_manager", "project_lead", "manager"}
+    assert set(levels["4"]["notify_roles"]) == {"parts_manager", "project_lead", "technical_manager"}
     assert set(levels["3"]["notify_roles"]) == {"parts_manager", "project_lead"}
     assert levels["2"]["notify_roles"] == ["parts_manager"]
     assert levels["1"]["notify_roles"] == []

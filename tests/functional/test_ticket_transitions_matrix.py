@@ -502,7 +502,7 @@ def test_changing_the_level_moves_the_ticket_between_level_lists_and_moves_its_d
     assert ticket["ticket_id"] in level_list(2)
     red = ok(transition(client, auth, ticket, "change_level", level=4))
     assert (red["level"], red["colour"]) == (4, "red")
-    assert dt.datetime.fromisoformat(red["response_due"]) == reported
+    assert dt.datetime.fromisoformat(red["response_due"]) == reported + dt.timedelta(minutes=5)
     assert dt.datetime.fromisoformat(red["onsite_due"]) == reported + dt.timedelta(minutes=10)
     assert ticket["ticket_id"] not in level_list(2)
     assert ticket["ticket_id"] in level_list(4)

@@ -184,7 +184,7 @@ def test_level_change_recomputes_deadlines_from_the_report_time_not_from_now():
         result = plan(status, action, Role.DISPATCHER, level=4)
         assert result.changes["level"] == 4
         assert result.changes["level_confirmed"] is True
-        assert result.changes["response_due"] == REPORTED_AT  # red: respond at once
+        assert result.changes["response_due"] == REPORTED_AT + dt.timedelta(minutes=5)  # red: the hotline's 5 min
         assert result.changes["onsite_due"] == REPORTED_AT + dt.timedelta(minutes=10)
     lowered = plan(Status.ON_SITE, "change_level", Role.DISPATCHER, level=1)
     assert lowered.changes["onsite_due"] == REPORTED_AT + dt.timedelta(minutes=60)

@@ -12,7 +12,7 @@ REPORTED = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
 
 @pytest.mark.parametrize(
     ("level", "response", "onsite"),
-    [(4, 0, 10), (3, 10, 20), (2, 20, 40), (1, 30, 60)],
+    [(4, 5, 10), (3, 10, 20), (2, 20, 40), (1, 30, 60)],
 )
 def test_default_policy_matches_the_domain_table(level, response, onsite):
     due = deadlines_for(default_policy(), level, REPORTED)
