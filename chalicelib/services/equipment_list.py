@@ -152,7 +152,9 @@ def _decode_csv(raw: bytes, content_type: str) -> str:
     for encoding in [*declared, *CSV_ENCODINGS]:  # UTF-8 before GB 18030, which would misread it
         try:
             return raw.decode(encoding)
-        except (UnicodeDecodeError, LookupError):  # LookupError: a charset Python does not know
+        # LookupError: a charset Python does not know; UnicodeError, not just UnicodeDecodeError: codecs such
+        # as `undefined`, `punycode` and `idna` raise the base class
+        except (UnicodeError, LookupError):
             continue
     raise InvalidInput("the CSV file must be UTF-8 or GBK text", details=[FieldProblem(BODY, "not UTF-8 or GBK text")])
 

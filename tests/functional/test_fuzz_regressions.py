@@ -1,0 +1,38 @@
+"""What a fuzzer (schemathesis on openapi.yaml, and hand probes) made the API answer with a 5xx.
+
+Each test is one cause: bad input must get a 4xx in the one error shape, naming what is wrong, or be
+served as the valid input it also is; never an internal error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.functional.factories import make_school
+
+CSV_HEADER = "room_id,position,model,serial,installed_on,accepted_on\n"
+
+
+def post_import(client: Any, auth: Any, school_id: str, body: bytes, content_type: str) -> tuple[int, Any]:
+    response = client.http.post(
+        f"/schools/{school_id}/lamps/import?mode=all_or_nothing",
+        headers={**auth("admin"), "Content-Type": content_type},
+        body=body,
+    )
+    return response.status_code, response.json_body
+
+
+# ---- equipment-list imports -------------------------------------------------------------------------
+
+
+def test_a_csv_declared_in_a_charset_that_cannot_decode_text_is_read_as_utf8(client, auth):
+    """`undefined` and `punycode` are codecs Python knows, but they raise a bare UnicodeError (not a
+    UnicodeDecodeError): the declaration is ignored as an unknown one is, and the list still imports."""
+    school = make_school(client, auth)
+    for number, charset in enumerate(["undefined", "punycode"]):
+        body = f"{CSV_HEADER}A-101,{number},EP-LED-40,SN-CHARSET-{number},2025-08-18,2025-09-01\n".encode()
+
+        code, report = post_import(client, auth, school["school_id"], body, f"text/csv; charset={charset}")
+
+        assert code == 200, (charset, report)
+        assert report["created"] == 1
