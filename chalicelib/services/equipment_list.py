@@ -426,7 +426,7 @@ def _start(scan: _PartScan, name: str, attrs: dict[str, str]) -> None:
 def _row_number(r: str | None, previous: int) -> int:
     try:
         return int(float(r)) if r is not None else previous + 1
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: "inf", "1e400"
         return previous + 1  # openpyxl refuses it when it reads this row, if it ever does
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from tests.functional.factories import make_school
+from tests.workbooks import package, row_xml, worksheet
 
 CSV_HEADER = "room_id,position,model,serial,installed_on,accepted_on\n"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HEADER_CELLS = ["room_id", "position", "model", "serial", "installed_on", "accepted_on"]
 
 
 def post_import(client: Any, auth: Any, school_id: str, body: bytes, content_type: str) -> tuple[int, Any]:
@@ -36,3 +39,15 @@ def test_a_csv_declared_in_a_charset_that_cannot_decode_text_is_read_as_utf8(cli
 
         assert code == 200, (charset, report)
         assert report["created"] == 1
+
+
+def test_an_xlsx_row_numbered_infinity_is_refused_as_unreadable(client, auth):
+    school = make_school(client, auth)
+    rows = row_xml(1, HEADER_CELLS) + row_xml(2, ["A-101", "1", "EP-LED-40", "SN-INF-1", "2025-08-18", "2025-09-01"])
+    for number in ("inf", "1e400"):
+        body = package(worksheet(rows.replace('<row r="2">', f'<row r="{number}">')))
+
+        code, refusal = post_import(client, auth, school["school_id"], body, XLSX)
+
+        assert code == 422, refusal
+        assert refusal["error"]["details"] == [{"field": "(body)", "problem": "not XLSX"}]
