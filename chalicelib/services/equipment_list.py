@@ -194,6 +194,7 @@ _UNREADABLE = (
     EOFError,
     OSError,
     KeyError,
+    IndexError,  # a cell naming a shared string past the table
     ValueError,
     TypeError,
     SyntaxError,  # xml.etree's ParseError

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.functional.factories import make_school
+from tests.functional.factories import call, make_school, ok
 from tests.workbooks import package, row_xml, worksheet
 
 CSV_HEADER = "room_id,position,model,serial,installed_on,accepted_on\n"
@@ -51,3 +51,19 @@ def test_an_xlsx_row_numbered_infinity_is_refused_as_unreadable(client, auth):
 
         assert code == 422, refusal
         assert refusal["error"]["details"] == [{"field": "(body)", "problem": "not XLSX"}]
+
+
+def test_an_xlsx_cell_pointing_past_the_shared_strings_is_refused_as_unreadable(client, auth):
+    school = make_school(client, auth)
+    strings = "".join(f"<si><t>{text}</t></si>" for text in HEADER_CELLS)
+    table = f'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{strings}</sst>'
+    header = "".join(f'<c r="{column}1" t="s"><v>{index}</v></c>' for index, column in enumerate("ABCDEF"))
+    for index in ("6", "-7"):  # one past the table; before its start
+        rows = f'<row r="1">{header}</row><row r="2"><c r="A2" t="s"><v>{index}</v></c></row>'
+        body = package(worksheet(rows), shared_strings=table)
+
+        code, refusal = post_import(client, auth, school["school_id"], body, XLSX)
+
+        assert code == 422, refusal
+        assert refusal["error"]["details"] == [{"field": "(body)", "problem": "not XLSX"}]
+    assert ok(call(client, "GET", f"/schools/{school['school_id']}/lamps", auth("admin")))["items"] == []
