@@ -266,12 +266,12 @@ def _serial_taken(serial: str) -> Conflict:
     )
 
 
-def create_contract(contract: ContractModel) -> None:
-    """Contract codes are unique, like school codes (D-A4: records of projects never mix)."""
+def _create_with_code(item: ContractModel | SchoolModel, key_attr: Any, kind: str, item_id: str, code: str) -> None:
+    """The item and a guard on its code, in one transaction: a code names one contract or school (D-A4)."""
     tx = Transaction()
-    tx.put(contract, condition=ContractModel.contract_id.does_not_exist(), label="contract")
+    tx.put(item, condition=key_attr.does_not_exist(), label=kind)
     tx.put(
-        UniqueKeyModel(f"contract-code#{contract.code.upper()}", owner_id=contract.contract_id),
+        UniqueKeyModel(f"{kind}-code#{code.upper()}", owner_id=item_id),
         condition=UniqueKeyModel.key.does_not_exist(),
         label="code",
     )
@@ -280,29 +280,19 @@ def create_contract(contract: ContractModel) -> None:
     except TransactionRefused as exc:
         if "code" in exc.failed:
             raise Conflict(
-                f"a contract with code '{contract.code}' already exists",
-                details=[FieldProblem("code", "already used by another contract")],
+                f"a {kind} with code '{code}' already exists",
+                details=[FieldProblem("code", f"already used by another {kind}")],
             ) from exc
-        raise _unexpected(exc, "the contract") from exc
+        raise _unexpected(exc, f"the {kind}") from exc
+
+
+def create_contract(contract: ContractModel) -> None:
+    """Contract codes are unique, like school codes (D-A4: records of projects never mix)."""
+    _create_with_code(contract, ContractModel.contract_id, "contract", contract.contract_id, contract.code)
 
 
 def create_school(school: SchoolModel) -> None:
-    tx = Transaction()
-    tx.put(school, condition=SchoolModel.school_id.does_not_exist(), label="school")
-    tx.put(
-        UniqueKeyModel(f"school-code#{school.code.upper()}", owner_id=school.school_id),
-        condition=UniqueKeyModel.key.does_not_exist(),
-        label="code",
-    )
-    try:
-        _commit(tx)
-    except TransactionRefused as exc:
-        if "code" in exc.failed:
-            raise Conflict(
-                f"a school with code '{school.code}' already exists",
-                details=[FieldProblem("code", "already used by another school")],
-            ) from exc
-        raise _unexpected(exc, "the school") from exc
+    _create_with_code(school, SchoolModel.school_id, "school", school.school_id, school.code)
 
 
 def _add_lamp(tx: Transaction, lamp: LampModel, history: LampHistoryModel) -> None:
