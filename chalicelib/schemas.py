@@ -400,6 +400,10 @@ class TicketOut(Out):
     sign_off: dict[str, Any] | None
     sla: TicketSlaOut
     updated_at: dt.datetime
+    suggested_level: int | None = Field(
+        description="For a school's report: the level the rules suggested (D-S3); `level` is the one confirmed."
+    )
+    report_count: int = Field(description="Reports this case gathered (a scan of a lamp with an open case joins it).")
     allowed_actions: list[str] = Field(default_factory=list, description="What the caller may do next.")
 
 

@@ -161,6 +161,8 @@ def ticket_view(t: TicketModel, actor: Principal | None = None, *, in_list: bool
             onsite_met=None if on_site is None else dt.datetime.fromisoformat(on_site) <= t.onsite_due,
         ),
         updated_at=t.updated_at,
+        suggested_level=None if t.suggested_level is None else int(t.suggested_level),
+        report_count=int(t.report_count or 1),
         **fields,
     )
 
