@@ -26,6 +26,10 @@ JSON = "application/json"
 
 # GET requests: "Default query limit is a span of 90 days or first 1000 requests returned, whichever is smallest".
 WINDOW = dt.timedelta(days=90)
+# The dates a window may name: far enough inside Python's years 1-9999 that a window, its months and UTC
+# stay representable (9999-12-31 plus 90 days has no datetime).
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 MAX_REQUESTS = 1000
 MAX_IDS = 100  # service_request_id values in one GET requests (each is one index lookup)
 MAX_DESCRIPTION = 4000  # "free form text limited to 4,000 characters"

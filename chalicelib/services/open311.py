@@ -313,6 +313,11 @@ def _w3(text: str | None, field: str, problems: list[FieldProblem], *, end_of_da
     if at.tzinfo is None:
         problems.append(FieldProblem(field, "needs a time zone, e.g. 2026-11-01T00:00:00Z or +08:00"))
         return None
+    if not rules.EARLIEST <= at < rules.LATEST:  # aware datetimes compare without overflowing
+        problems.append(
+            FieldProblem(field, f"out of range: from {rules.EARLIEST:%Y-%m-%d} to before {rules.LATEST:%Y-%m-%d}")
+        )
+        return None
     return at
 
 

@@ -7,6 +7,9 @@ served as the valid input it also is; never an internal error.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
+
+import pytest
 
 from tests.functional.factories import call, make_school, ok
 from tests.workbooks import package, row_xml, worksheet
@@ -67,3 +70,25 @@ def test_an_xlsx_cell_pointing_past_the_shared_strings_is_refused_as_unreadable(
         assert code == 422, refusal
         assert refusal["error"]["details"] == [{"field": "(body)", "problem": "not XLSX"}]
     assert ok(call(client, "GET", f"/schools/{school['school_id']}/lamps", auth("admin")))["items"] == []
+
+
+# ---- Open311 -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"start_date": "9999-12-31"}, "start_date"),  # + 90 days: past datetime's last year
+        ({"end_date": "0001-01-01"}, "end_date"),  # - 90 days: before its first
+        ({"start_date": "9999-12-31T23:59:59-12:00"}, "start_date"),  # in UTC: year 10000
+        ({"end_date": "0001-01-01T00:00:00+12:00"}, "end_date"),  # in UTC: year 0
+        ({"start_date": "0001-01-01T00:00:00+01:00", "end_date": "0001-01-02T00:00:00Z"}, "start_date"),
+    ],
+)
+def test_open311_list_dates_at_the_ends_of_the_calendar_are_400_naming_the_date(client, query, field):
+    for fmt in ("json", "xml"):
+        response = client.http.get(f"/open311/v2/requests.{fmt}?{urlencode(query)}")
+
+        assert response.status_code == 400, response.body
+        if fmt == "json":
+            assert any(field in e["description"] and "out of range" in e["description"] for e in response.json_body)
