@@ -17,6 +17,8 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 OptionalText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# A warranty ends up to 30 years after acceptance (D-W1): a date near year 9999 would have no end date.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 
 
 def _calendar_date(value: object) -> object:
@@ -25,10 +27,12 @@ def _calendar_date(value: object) -> object:
     as dates: strict validation (JSON bodies) would refuse the text handed on."""
     if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
         try:
-            return dt.date.fromisoformat(value.strip())
+            value = dt.date.fromisoformat(value.strip())
         except ValueError as exc:  # 2025-02-30
             raise ValueError(f"must be a real date as YYYY-MM-DD ({exc})") from exc
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        if not FIRST_DAY <= value <= LAST_DAY:
+            raise ValueError(f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
         return value
     raise ValueError("must be a date as YYYY-MM-DD")
 

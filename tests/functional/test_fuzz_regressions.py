@@ -72,6 +72,41 @@ def test_an_xlsx_cell_pointing_past_the_shared_strings_is_refused_as_unreadable(
     assert ok(call(client, "GET", f"/schools/{school['school_id']}/lamps", auth("admin")))["items"] == []
 
 
+# ---- lamps' dates ----------------------------------------------------------------------------------------
+
+
+def test_a_lamp_date_whose_warranty_would_end_past_year_9999_is_422_naming_the_date(client, auth):
+    """A warranty ends years after acceptance (D-W1): 9999-12-31 had no end date, and the registration failed."""
+    school = make_school(client, auth)
+    lamp = {"school_id": school["school_id"], "room_id": "A-101", "model": "EP-LED-40"}
+    far = {"installed_on": "2025-08-18", "accepted_on": "9999-12-31"}
+    code, refusal = call(
+        client, "POST", "/lamps", auth("admin"), {**lamp, "position": "1", "serial": "SN-FAR-1", **far}
+    )
+    assert code == 422, refusal
+    assert [d["field"] for d in refusal["error"]["details"]] == ["accepted_on"]
+
+    body = f"{CSV_HEADER}A-101,2,EP-LED-40,SN-FAR-2,2025-08-18,9999-12-31\n".encode()
+    code, refusal = post_import(client, auth, school["school_id"], body, "text/csv")
+    assert code == 422, refusal
+    assert [(r["row"], r["column"]) for r in refusal["error"]["rows"]] == [(2, "accepted_on")]
+
+    installed = ok(
+        call(
+            client,
+            "POST",
+            "/lamps",
+            auth("admin"),
+            {**lamp, "position": "3", "serial": "SN-FAR-3", "installed_on": "2025-08-18", "accepted_on": "2025-09-01"},
+        ),
+        201,
+    )
+    replacement = {"serial": "SN-FAR-4", "installed_on": "9999-12-31"}
+    code, refusal = call(client, "POST", f"/lamps/{installed['lamp_id']}/replacement", auth("admin"), replacement)
+    assert code == 422, refusal
+    assert [d["field"] for d in refusal["error"]["details"]] == ["installed_on"]
+
+
 # ---- Open311 -------------------------------------------------------------------------------------------
 
 
