@@ -58,6 +58,7 @@ FAULT_OPEN_STATES = OPEN_STATES | {Status.RESOLVED, Status.SIGNED_OFF}
 
 FIELD_ROLES = frozenset({Role.ENGINEER, Role.EXPERT})
 DISPATCH_ROLES = frozenset({Role.DISPATCHER, Role.ADMIN})
+MAX_ETA_AHEAD = dt.timedelta(days=30)  # D-S7: the arrival an engineer announces before going
 
 
 # ---- one request model per action: the API's body, the domain's input and the document's schema ----
@@ -205,6 +206,11 @@ def _depart(
         return {}
     if change.eta < now:
         raise InvalidInput("the expected arrival is in the past", details=[FieldProblem("eta", "in the past")])
+    if change.eta > now + MAX_ETA_AHEAD:  # a typo; and near year 9999, a time no ticket can store
+        raise InvalidInput(
+            "the expected arrival is too far ahead",
+            details=[FieldProblem("eta", f"more than {MAX_ETA_AHEAD.days} days ahead")],
+        )
     return {"eta": change.eta}
 
 

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.functional.factories import call, make_school, ok
+from tests.functional.factories import call, drive, make_school, make_ticket, make_user, ok, transition
 from tests.workbooks import package, row_xml, worksheet
 
 CSV_HEADER = "room_id,position,model,serial,installed_on,accepted_on\n"
@@ -105,6 +105,23 @@ def test_a_lamp_date_whose_warranty_would_end_past_year_9999_is_422_naming_the_d
     code, refusal = call(client, "POST", f"/lamps/{installed['lamp_id']}/replacement", auth("admin"), replacement)
     assert code == 422, refusal
     assert [d["field"] for d in refusal["error"]["details"]] == ["installed_on"]
+
+
+# ---- ticket transitions ----------------------------------------------------------------------------------
+
+
+def test_an_expected_arrival_too_far_ahead_to_store_is_422_naming_eta(client, auth):
+    """9999-12-31T23:59:59-12:00 is year 10000 in UTC: the ticket could not be written and depart was a 500.
+    An arrival more than 30 days ahead is refused as the typo it is; the ticket stays as it was."""
+    make_user("eng-1", "engineer")
+    ticket = drive(client, auth, make_ticket(client, auth, make_school(client, auth)["school_id"]), "acknowledged")
+    for eta in ("9999-12-31T23:59:59-12:00", "9999-12-31T23:59:59Z", "2999-01-01T08:00:00+08:00"):
+        code, refusal = transition(client, auth, ticket, "depart", role="engineer", sub="eng-1", eta=eta)
+
+        assert code == 422, (eta, refusal)
+        assert [d["field"] for d in refusal["error"]["details"]] == ["eta"]
+    unchanged = ok(call(client, "GET", f"/tickets/{ticket['ticket_id']}", auth("dispatcher")))
+    assert (unchanged["status"], unchanged["version"], unchanged["eta"]) == ("acknowledged", ticket["version"], None)
 
 
 # ---- Open311 -------------------------------------------------------------------------------------------
