@@ -27,6 +27,7 @@ class Role(StrEnum):
     PARTS_MANAGER = "parts_manager"
     PROJECT_LEAD = "project_lead"
     MANAGER = "manager"
+    TECHNICAL_MANAGER = "technical_manager"  # 技术经理: the top of D-S4's ladder, told of red faults
     ADMIN = "admin"
     # A school's own staff (D-A3), limited to the school named by the token's SCHOOL_CLAIM.
     # Not one of the supplier's roles: a route lists it only where a school may call it.

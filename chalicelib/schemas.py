@@ -30,6 +30,12 @@ from chalicelib.schemas_open311 import (  # noqa: F401 - Open311 GeoReport v2's 
     Open311ServiceOut,
     Open311ServicesOut,
 )
+from chalicelib.schemas_sla import (  # noqa: F401 - the ticket's SLA view (issue 10), named like every other
+    SlaMilestoneOut,
+    SlaNotificationOut,
+    SlaRecordOut,
+    TicketSlaViewOut,
+)
 
 # A light check on purpose: email_validator + dnspython would cost ~60 ms of every cold start.
 # Empty means "no email"; one pattern rather than a union, so an error names just the field.

@@ -31,6 +31,10 @@ class Settings:
     auth_jwks_url: str = ""
     auth_local_key_path: str = ""
     notify_topic_arn: str = ""
+    # SLA timers (issue 10): the state machine made from infra/sla_timer.asl.json (empty: timers off) and the
+    # ARN prefix of the per-role SNS topics (topic = prefix + role, e.g. "...:lampcare-prod-project_lead").
+    sla_state_machine_arn: str = ""
+    role_topic_arn_prefix: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 4_000_000  # Lambda takes 6 MB; binary uploads arrive base64-encoded (x4/3)

@@ -477,6 +477,12 @@ CASES: list[Case] = [
     ),
     Case(
         "GET",
+        "/tickets/{ticket_id}/sla",
+        "a ticket's SLA: deadlines, breaches and escalations, notifications",
+        lambda w: Call("GET", f"/tickets/{w.ticket['ticket_id']}/sla", "manager"),
+    ),
+    Case(
+        "GET",
         "/tickets/{ticket_id}/events",
         "a ticket's audit trail (5 events)",
         lambda w: Call("GET", f"/tickets/{w.ticket['ticket_id']}/events", "manager"),

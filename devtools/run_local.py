@@ -5,6 +5,14 @@ lock and every acknowledged write journaled (`local_aws`), creates the tables fr
 definitions, restores the saved data (snapshot + journal) or loads demo data, prints a token
 per demo role and a QR report URL, then serves the Chalice app (`devtools.local_http`).
 SIGINT, SIGTERM or SIGHUP stop it; any number of them is safe: the data is on disk already.
+
+SLA timers (issue 10) run here as deployed: moto executes the state machine made from
+infra/sla_timer.asl.json (one execution per ticket and SLA version) and publishes to a topic per
+role. moto's Step Functions reach its DynamoDB and SNS at localhost:$MOTO_PORT and compare
+deadlines with the local clock, so this process sets MOTO_PORT and runs in UTC. moto keeps no
+executions across restarts: on start, every ticket with work left gets its timer again. Chalice's
+local server runs no schedules, so the reconciliation job (chalicelib/handlers/jobs.py) is run
+here every `--reconcile-every` seconds, as EventBridge runs it every minute.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ if TYPE_CHECKING:
     from local_aws.snapshot import LocalStore
 
 COMPACT_EVERY_SECONDS = 30.0  # fold the journal into the snapshot when writes arrived since the last time
+RECONCILE_EVERY_SECONDS = 60.0  # the SLA reconciliation's schedule (EventBridge: every minute)
 READ_TIMEOUT_SECONDS = 15.0  # a client silent this long mid-request (or idle between requests) is dropped
 
 
@@ -72,6 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fresh", action="store_true", help="discard the saved data and load demo data again")
     parser.add_argument("--compact-every", type=float, default=COMPACT_EVERY_SECONDS, metavar="SECONDS")
     parser.add_argument("--read-timeout", type=float, default=READ_TIMEOUT_SECONDS, metavar="SECONDS")
+    parser.add_argument(
+        "--reconcile-every", type=float, default=RECONCILE_EVERY_SECONDS, metavar="SECONDS", help="0: never"
+    )
     args = parser.parse_args(argv)
 
     _Signals.install()
@@ -89,6 +101,12 @@ def main(argv: list[str] | None = None) -> None:
 
     import logging
 
+    from infra import sla_timer
+
+    sla_timer.use_utc()  # moto's Step Functions compare UTC deadlines with the local clock
+    os.environ["MOTO_PORT"] = str(moto_port)  # where moto's Step Functions send their DynamoDB and SNS calls
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF lines in the console
+
     from moto.server import ThreadedMotoServer
 
     from local_aws.moto_patches import fast_transactions, serialized
@@ -102,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         moto.start()
         held.callback(moto.stop)
+        _configure_moto(moto_port)
 
         import boto3
 
@@ -116,6 +135,11 @@ def main(argv: list[str] | None = None) -> None:
         configure_bucket_cors(bucket, base_url)  # the report page uploads photos to it from the browser
         topic = boto3.client("sns").create_topic(Name="lampcare-local-notify")["TopicArn"]
         os.environ["LAMPCARE_NOTIFY_TOPIC_ARN"] = topic
+        os.environ.update(sla_timer.create_local(env["LAMPCARE_TABLE_PREFIX"], "local"))  # topics per role, the machine
+
+        from chalicelib.handlers._api import reset_caches
+
+        reset_caches()  # the settings were read before the SLA timer's were set
 
         store = LocalStore(data_dir, bucket, serial)
         if args.fresh:
@@ -132,6 +156,10 @@ def main(argv: list[str] | None = None) -> None:
         held.callback(_close_store, store)  # before moto.stop (callbacks unwind in reverse): a straggling
         # write after the final snapshot finds the journal closed and fails instead of being acknowledged
         store.compact(force=True)  # one snapshot of everything restored or loaded; the old journals go
+        if restored is not None:  # moto forgot its executions; the tickets remember what is still due
+            from chalicelib.services.sla_timers import rearm_all
+
+            print(f"SLA timers started again for {rearm_all()} tickets with deadlines still watched")
 
         _print_tokens(data_dir, base_url, first_lamp)
 
@@ -159,6 +187,10 @@ def main(argv: list[str] | None = None) -> None:
 
         threading.Thread(target=compact_periodically, name="compact", daemon=True).start()
         held.callback(stop_compacting.set)
+        if args.reconcile_every > 0:
+            threading.Thread(
+                target=_reconcile_periodically, args=(stop_compacting, args.reconcile_every), name="sla", daemon=True
+            ).start()
         if not _Signals.received:
             serving.start()
             print(f"LampCare API ready on {base_url}", flush=True)  # the one line tools wait for
@@ -170,6 +202,46 @@ def main(argv: list[str] | None = None) -> None:
         server.server.server_close()  # new connections are refused
     _Signals.ignore()
     sys.stdout.flush()
+
+
+def _configure_moto(port: int) -> None:
+    """moto executes state machines only when told to (its server's config endpoint)."""
+    import json
+    import urllib.request
+
+    from infra.sla_timer import MOTO_CONFIG
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/moto-api/config", data=json.dumps(MOTO_CONFIG).encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        answer.read()
+
+
+def _reconcile_periodically(stop: threading.Event, every: float) -> None:
+    """The SLA reconciliation job, as its EventBridge rule would invoke it: an event whose `time` is the tick."""
+    import datetime as dt
+    import uuid
+
+    from chalicelib.handlers.jobs import sla_reconciliation
+
+    while not stop.wait(every):
+        tick = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        try:
+            event = {
+                "version": "0",
+                "id": str(uuid.uuid4()),
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "account": "123456789012",
+                "time": tick,
+                "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                "resources": ["arn:aws:events:local:123456789012:rule/sla_reconciliation"],
+                "detail": {},
+            }
+            sla_reconciliation(event, None)
+        except Exception as exc:  # noqa: BLE001 - logged by the job's entry; the next tick tries again
+            print(f"SLA reconciliation failed: {exc}", file=sys.stderr, flush=True)
 
 
 def _close_store(store: LocalStore) -> None:

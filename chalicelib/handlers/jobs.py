@@ -28,47 +28,50 @@ else:
 blueprint = Blueprint(__name__)
 
 METRICS_NAMESPACE = "LampCare"
-OVERDUE_METRIC = "OverdueTickets"
+RECONCILED_METRIC = "SlaEntriesReconciled"  # should stay 0: each is a timer that did not do its work
 
 
 @blueprint.schedule(
     Rate(1, unit=Rate.MINUTES),
-    name="overdue_sweep",
-    description="Reports tickets past their on-site deadline that nobody has reached yet (D-S3, D-S4)",
+    name="sla_reconciliation",
+    description="Records the SLA breaches and escalations no timer recorded (issue 10, D-S3, D-S4)",
 )
-def overdue_sweep(event: Any) -> Any:
-    return run_entry("overdue_sweep", event, report_overdue)
+def sla_reconciliation(event: Any) -> Any:
+    return run_entry("sla_reconciliation", event, reconcile_sla)
 
 
-def report_overdue(event: Event) -> dict[str, Any]:
+def reconcile_sla(event: Event) -> dict[str, Any]:
     tick = event.scheduled_time()
-    sweep = sweeps.sweep_overdue(clock=(lambda: tick) if tick is not None else utcnow)
-    for ticket in sweep.tickets:
+    run = sweeps.reconcile(clock=(lambda: tick) if tick is not None else utcnow)
+    for caught in run.caught:
         # "fault_level", not "level": Powertools' log lines already use "level" for the log level.
         logger.warning(
-            "ticket overdue",
-            ticket_id=ticket.ticket_id,
-            ref=ticket.ref,
-            school_id=ticket.school_id,
-            status=ticket.status,
-            fault_level=ticket.level,
-            assignee_id=ticket.assignee_id,
-            onsite_due=ticket.onsite_due.isoformat(),
-            overdue_minutes=sweep.overdue_minutes(ticket),
+            "sla entry written by the reconciliation",
+            ticket_id=caught.ticket_id,
+            ref=caught.ref,
+            entry=caught.entry,
+            kind=caught.kind,
+            milestone=caught.milestone,
+            fault_level=caught.level,
+            due_at=caught.due_at.isoformat(),
+            late_seconds=round((run.checked_at - caught.due_at).total_seconds()),
         )
-    if sweep.more_in:
-        logger.warning("overdue sweep stopped at its page size", page_size=sweep.page_size, statuses=sweep.more_in)
-    _put_overdue_metrics(sweep.by_level())
-    return sweep.summary()
+    if run.more:
+        logger.warning("sla reconciliation stopped at its page size", page_size=run.page_size)
+    _put_metrics(run.by_level())
+    return run.summary()
 
 
-def _put_overdue_metrics(by_level: dict[int, int]) -> None:
+def _put_metrics(by_level: dict[int, int]) -> None:
     """One EMF line per level, zeros included, so an alarm on a level sees a data point each
     minute. EMF is a log line that CloudWatch turns into a metric: no AWS call."""
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+    if is_metrics_disabled():  # POWERTOOLS_METRICS_DISABLED (make run's console), which single_metric ignores
+        return
     for level, count in by_level.items():
         with single_metric(
-            name=OVERDUE_METRIC, unit=MetricUnit.Count, value=count, namespace=METRICS_NAMESPACE
+            name=RECONCILED_METRIC, unit=MetricUnit.Count, value=count, namespace=METRICS_NAMESPACE
         ) as metric:
             metric.add_dimension(name="level", value=str(level))

@@ -10,9 +10,11 @@ from chalicelib.lazy import lazy_module
 
 if TYPE_CHECKING:  # mypy checks every call against the service's signature; at run time it loads on first use
     from chalicelib.schemas import TicketEventPageOut, TicketOut, TicketPageOut
-    from chalicelib.services import tickets
+    from chalicelib.schemas_sla import TicketSlaViewOut
+    from chalicelib.services import ticket_sla, tickets
 else:
     tickets = lazy_module("chalicelib.services.tickets")
+    ticket_sla = lazy_module("chalicelib.services.ticket_sla")
 
 api = Api(__name__)
 
@@ -97,3 +99,22 @@ def list_ticket_events(ctx: RequestContext, ticket_id: str) -> TicketEventPageOu
     (status, milestones, deadlines) and on its public status page (`public_ref`).
     """
     return tickets.list_ticket_events(ticket_id, ctx.query, ctx.principal)
+
+
+@api.route(
+    "/tickets/{ticket_id}/sla",
+    "GET",
+    operation_id="getTicketSla",
+    response="TicketSlaViewOut",
+    roles=STAFF,
+)
+def get_ticket_sla(ctx: RequestContext, ticket_id: str) -> TicketSlaViewOut:
+    """The ticket's SLA (issue 10): each deadline and whether it was met in time, the breaches and
+    escalations recorded (D-S4) with their lateness, the escalation step, and every notification sent
+    about the ticket with its delivery result (the SNS MessageId or the error).
+
+    By id or reference. Engineers and experts read the tickets assigned to them. Not for school
+    staff: escalations and notifications are the supplier's own (the ticket shows a school its
+    deadlines and milestones).
+    """
+    return ticket_sla.ticket_sla(ticket_id, ctx.principal)

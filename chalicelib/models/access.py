@@ -22,6 +22,7 @@ from chalicelib.domain import open311
 from chalicelib.domain.assets import LampStatus, room_prefix
 from chalicelib.domain.lifecycle import OPEN_STATES, Status
 from chalicelib.errors import Conflict, DomainError, FieldProblem, InvalidQuery, NotFound, StaleVersion, WriteConflict
+from chalicelib.models import sla
 from chalicelib.models.base import bind_tables
 from chalicelib.models.registry import (
     ContractModel,
@@ -403,6 +404,7 @@ def _set_list_keys(ticket: TicketModel) -> None:
     joinable = ticket.room_id and Status(ticket.status) in OPEN_STATES
     ticket.room_open_key = f"{ticket.school_id}#{ticket.room_id}" if joinable else None
     _set_open311_keys(ticket)
+    sla.set_timer_keys(ticket)  # the milestones as attributes and the due index's key (issue 10)
 
 
 def _set_open311_keys(ticket: TicketModel) -> None:
@@ -529,10 +531,13 @@ def apply_transition(
     """Writes a changed ticket (its VersionAttribute: only if nobody changed it since it was read),
     its audit event, the open-fault counter of its lamps and their history lines, all or nothing.
     A stale version is `StaleVersion` with the current version and status."""
+    met = sla.newly_met(ticket)  # before the keys are set: the milestones this change meets
     _set_list_keys(ticket)
     tx = Transaction()
     tx.put(ticket, label="ticket")
     tx.put(event, condition=TicketEventModel.seq.does_not_exist(), label="event")
+    for record, actions in sla.met_record_updates(ticket, met):  # a breached milestone met: when, how late
+        tx.update(record, actions, label=f"sla-record:{record.record_key}")
     if open_fault_delta:
         for lamp_id in lamp_ids:
             tx.update(

@@ -62,6 +62,20 @@ class TicketsByOpenRoomCase(GlobalSecondaryIndex["TicketModel"]):
     reported_at = UTCDateTimeAttribute(range_key=True)
 
 
+class TicketsByNextDue(GlobalSecondaryIndex["TicketModel"]):
+    """SLA timers (issue 10): tickets with a timer entry still to do, earliest first. Sparse: `sla_due`
+    exists only while something is due (models.sla.set_timer_keys), so the reconciliation's Query
+    `next_due_at <= now` reads the due tickets and nothing else. One hash key: writes to it are a
+    ticket's own writes (a few per second at most); shard it ("due#0".."due#N") if that ever grows."""
+
+    class Meta:
+        index_name = "by_next_due"
+        projection = KeysOnlyProjection()
+
+    sla_due = UnicodeAttribute(hash_key=True)
+    next_due_at = UnicodeAttribute(range_key=True)  # sla_timer.due_text: fixed-width UTC, sorts as time does
+
+
 def _open311_index(name: str, hash_attr: str) -> type[GlobalSecondaryIndex[Any]]:
     """Open311 GET requests (domain.open311): sparse, keyed by the request's UTC month (and service), ranged by
     `open311_sort` = "<open|closed>#<reported_at>", so a status and a date window are one key condition. It
@@ -141,6 +155,23 @@ class TicketModel(Model):
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
 
+    # SLA timers (issue 10, chalicelib/models/sla.py): the milestones as top-level attributes (written with
+    # the change that meets them), the breaches the timer recorded (at the deadline they missed), the
+    # escalation step reached (D-S4: 0 line 1 ... 3 technical manager), the timer's plan and version (+1
+    # when a level change moves the deadlines), and the due index's key.
+    acknowledged_at = UTCDateTimeAttribute(null=True)
+    on_site_at = UTCDateTimeAttribute(null=True)
+    resolved_at = UTCDateTimeAttribute(null=True)
+    response_breached_at = UTCDateTimeAttribute(null=True)
+    onsite_breached_at = UTCDateTimeAttribute(null=True)
+    resolution_breached_at = UTCDateTimeAttribute(null=True)
+    escalation_step = NumberAttribute(null=True)
+    sla_version = NumberAttribute(null=True)
+    notified_version = NumberAttribute(null=True)
+    sla_plan = JSONAttribute(null=True)
+    next_due_at = UnicodeAttribute(null=True)
+    sla_due = UnicodeAttribute(null=True)
+
     # "<a>#<b>" of two list dimensions (see LIST_DIMENSIONS); written by access.set_list_keys
     school_status = UnicodeAttribute(null=True)
     school_level = UnicodeAttribute(null=True)
@@ -171,6 +202,7 @@ class TicketModel(Model):
     by_status_level = _due_index("by_status_level", "status_level")()
     by_open311_month = _open311_index("by_open311_month", "open311_month")()
     by_open311_month_service = _open311_index("by_open311_month_service", "open311_month_service")()
+    by_next_due = TicketsByNextDue()
 
 
 # A list's dimensions (query parameter -> the ticket attribute holding its value) and, for each

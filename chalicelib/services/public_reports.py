@@ -34,7 +34,7 @@ from chalicelib.schemas import (
     PublicStatusOut,
     PublicStatusStepOut,
 )
-from chalicelib.services import sla_policies
+from chalicelib.services import sla_policies, sla_timers
 from chalicelib.services.ids import new_id, utcnow
 from chalicelib.settings import get_settings
 from chalicelib.storage import photos
@@ -340,7 +340,9 @@ def _new_case(
         summary=f"{body.fault.value}: reported " + ("through Open311" if via.partner_id else "by the school"),
         data={"ticket_id": ticket_id, "level": suggestion.level},
     )
+    sla_timers.arm(ticket, sla_policies.current_policy(contract), now)  # the SLA timer's plan (issue 10)
     access.open_ticket(ticket, event, [history], expected_case=lamp.open_case_id)
+    sla_timers.started(ticket)
     return _report_view(ticket, joined=False)
 
 

@@ -1,16 +1,23 @@
-"""Scheduled sweeps over the deadlines (D-S3, D-S4).
+"""The SLA reconciliation (issue 10.5, D-S3, D-S4): the safety net under the timers, every minute.
 
-`sweep_overdue` finds the tickets whose on-site deadline has passed while nobody is on site yet
-(reported, triaged, assigned, acknowledged, en route, reopened): one Query per status, at most
-`PAGE_SIZE` tickets each per run, oldest deadline first. It changes nothing; the job that calls it
-reports the tickets to operators (a log line each and a metric).
+A ticket's timer (one Step Functions execution per SLA version) records each breach at its
+deadline. If a timer failed to start or died, its entries would pass unrecorded; this sweep finds
+them and writes them through the timer's own conditional writes (services.sla_timers.send), so:
 
-Shaped for the SLA issue: that issue records each breach (and escalates, D-S4) for the tickets
-this returns, in the same run; it adds a step per ticket here, after the find and before the
-summary, so the summary can count what was recorded.
+- a breach is recorded exactly once when the timer and the sweep both act (the second write finds
+  it recorded and is refused);
+- a milestone met a moment before the deadline is never recorded as breached (the write checks
+  the milestone on the ticket at the moment it is made);
+- the sweep reads a due-time index, not the table: one Query for the tickets with an entry due
+  (`models.sla.due_tickets`), then one GetItem per due ticket. What it reads does not grow with the
+  tickets that are not due.
 
-The clock is injected (the job passes its schedule's tick); the finder is injected too, so unit
-tests hand in an in-memory fake. Never imports pynamodb: the Query is `models.overdue`.
+The sweep leaves each entry to its timer for `grace` after it falls due (a timer fires within about
+a second of its deadline), so in normal running it writes nothing. At most `page_size` tickets a
+run, earliest first; the rest wait for the next minute and are reported.
+
+The clock, the finder and the per-ticket work are injected, so unit tests use in-memory fakes.
+Never imports pynamodb: the reads and writes are `models.sla`.
 """
 
 from __future__ import annotations
@@ -18,74 +25,74 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chalicelib.domain.lifecycle import Status
-from chalicelib.models.overdue import OverduePage, OverdueTicket, overdue_in_status
+from chalicelib.models.sla import DuePage, due_tickets
+from chalicelib.services import sla_timers
 from chalicelib.services.ids import utcnow
+from chalicelib.services.sla_timers import CaughtUp
 
-# Not on site yet: an on-site deadline still running in these states can be missed.
-NOT_YET_ON_SITE: tuple[Status, ...] = (
-    Status.REPORTED,
-    Status.TRIAGED,
-    Status.ASSIGNED,
-    Status.ACKNOWLEDGED,
-    Status.EN_ROUTE,
-    Status.REOPENED,
-)
-PAGE_SIZE = 100  # per status per run: 6 Queries of at most 101 items each, every minute
+PAGE_SIZE = 100  # tickets per run: one Query of at most 101 keys, then one GetItem each
+GRACE = dt.timedelta(seconds=10)  # the timer's turn first
 LEVELS = (1, 2, 3, 4)
 
 
-class FindOverdue(Protocol):
-    def __call__(self, status: str, now: dt.datetime, *, limit: int) -> OverduePage: ...
+class FindDue(Protocol):
+    def __call__(self, now: dt.datetime, *, limit: int) -> DuePage: ...
+
+
+CatchUp = Callable[[str, dt.datetime, dt.datetime], tuple[list[CaughtUp], bool]]
 
 
 @dataclass(frozen=True)
-class OverdueSweep:
+class Reconciliation:
     checked_at: dt.datetime
+    bound: dt.datetime  # entries due by this time were checked (checked_at - grace)
     page_size: int
-    tickets: list[OverdueTicket]  # oldest deadline first
-    more_in: list[str]  # statuses with more overdue tickets than one page: the next run sees the same oldest
-
-    def overdue_minutes(self, ticket: OverdueTicket) -> int:
-        return int((self.checked_at - ticket.onsite_due).total_seconds() // 60)
+    tickets_due: list[str]  # the due index's answer, earliest first
+    caught: list[CaughtUp] = field(default_factory=list)  # entries written by this run
+    repaired: list[str] = field(default_factory=list)  # tickets whose due key was early and put right
+    more: bool = False  # more tickets were due than one page
 
     def by_level(self) -> dict[int, int]:
-        counts = Counter(t.level for t in self.tickets)
+        counts = Counter(c.level for c in self.caught)
         return {level: counts.get(level, 0) for level in LEVELS}
-
-    def by_status(self) -> dict[str, int]:
-        counts = Counter(t.status for t in self.tickets)
-        return {status.value: counts.get(status.value, 0) for status in NOT_YET_ON_SITE}
 
     def summary(self) -> dict[str, Any]:
         return {
             "checked_at": self.checked_at,
-            "overdue": len(self.tickets),
+            "due_by": self.bound,
+            "tickets_due": len(self.tickets_due),
+            "written": len(self.caught),
+            "breaches": sum(c.kind == "breach" for c in self.caught),
+            "escalations": sum(c.kind == "escalation" for c in self.caught),
+            "notified": sum(c.kind == "notify" for c in self.caught),
             "by_level": {str(level): n for level, n in self.by_level().items()},
-            "by_status": self.by_status(),
+            "repaired": self.repaired,
             "page_size": self.page_size,
-            "more_in": self.more_in,
-            "tickets": [t.ticket_id for t in self.tickets],
+            "more": self.more,
+            "entries": [f"{c.ticket_id}:{c.entry}" for c in self.caught],
         }
 
 
-def sweep_overdue(
+def reconcile(
     *,
     clock: Callable[[], dt.datetime] = utcnow,
-    find: FindOverdue = overdue_in_status,
+    grace: dt.timedelta = GRACE,
     page_size: int = PAGE_SIZE,
-) -> OverdueSweep:
-    """The tickets not yet reached whose on-site deadline is before `clock()`."""
+    find: FindDue = due_tickets,
+    catch_up: CatchUp = sla_timers.catch_up,
+) -> Reconciliation:
+    """Writes every timer entry due by `clock() - grace` that its timer has not written."""
     now = clock()
-    found: list[OverdueTicket] = []
-    more_in: list[str] = []
-    for status in NOT_YET_ON_SITE:
-        page = find(status.value, now, limit=page_size)
-        found.extend(page.tickets)
-        if page.more:
-            more_in.append(status.value)
-    found.sort(key=lambda t: (t.onsite_due, t.ticket_id))
-    return OverdueSweep(checked_at=now, page_size=page_size, tickets=found, more_in=more_in)
+    bound = now - grace
+    page = find(bound, limit=page_size)
+    caught: list[CaughtUp] = []
+    repaired: list[str] = []
+    for ticket_id in page.ticket_ids:
+        written, fixed = catch_up(ticket_id, bound, now)
+        caught += written
+        if fixed:
+            repaired.append(ticket_id)
+    return Reconciliation(now, bound, page_size, page.ticket_ids, caught, repaired, page.more)

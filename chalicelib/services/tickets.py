@@ -40,7 +40,7 @@ from chalicelib.schemas import (
     TicketSlaOut,
     TransitionIn,
 )
-from chalicelib.services import sla_policies
+from chalicelib.services import sla_policies, sla_timers
 from chalicelib.services.ids import new_id, utcnow
 from chalicelib.services.paging import decode_cursor, encode_cursor
 from chalicelib.services.registry import contract_policy
@@ -290,7 +290,9 @@ def create_ticket(
         )
         for lamp_id in lamps
     ]
+    sla_timers.arm(ticket, policy, now)  # the SLA timer's plan, written with the ticket (issue 10)
     store.open_ticket(ticket, event, histories)
+    sla_timers.started(ticket)
     return ticket_view(ticket, actor)
 
 
@@ -438,5 +440,8 @@ def transition_ticket(
             )
             for lamp_id in map(str, ticket.lamp_ids)
         ]
+    was_due = bool(ticket.next_due_at)
+    replaced = sla_timers.arm(ticket, policy, now) if policy is not None else None  # deadlines moved: a new timer
     store.apply_transition(ticket, event, [str(x) for x in ticket.lamp_ids], plan.lamp_count_delta, histories)
+    sla_timers.after_change(ticket, replaced, was_due)
     return ticket_view(ticket, actor)

@@ -1,22 +1,24 @@
-"""The scheduled overdue sweep, invoked as EventBridge would through chalice.test.Client.
+"""The SLA reconciliation job (issue 10.5), invoked as EventBridge would through chalice.test.Client.
 
-Tickets are made and moved through the API; the job runs at a chosen minute (the event's `time`,
-the schedule's tick) and must report exactly the tickets past their on-site deadline that nobody
-has reached yet: a log line each, an `OverdueTickets` metric per level, and a summary.
+No timer runs in this world (no state machine is configured): every ticket here is a ticket whose
+timer was never started. The job runs at a chosen minute (the event's `time`, the schedule's tick),
+so each test says exactly how late the run is, and must write each breach and escalation the timer
+would have written, once, through the timer's own conditional writes, and nothing else.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from typing import Any
 
 import pytest
 
-from tests.functional.factories import drive, make_school, make_ticket, make_user
+from chalicelib.services.sweeps import GRACE
+from tests.functional.factories import call, drive, make_school, make_ticket, make_user, ok, transition
 
 EVENT_SOURCE = "aws.events"
+MIN = dt.timedelta(minutes=1)
 
 
 def at(moment: dt.datetime) -> str:
@@ -27,117 +29,176 @@ def parse(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def run_sweep(client: Any, tick: str) -> Any:
+def reconcile(client: Any, tick: dt.datetime | str) -> Any:
     event = client.events.generate_cw_event(
         source=EVENT_SOURCE,
         detail_type="Scheduled Event",
         detail={},
-        resources=["arn:aws:events:us-east-1:123456789012:rule/overdue_sweep"],
+        resources=["arn:aws:events:us-east-1:123456789012:rule/sla_reconciliation"],
         region="us-east-1",
     )
-    event["time"] = tick
-    return client.lambda_.invoke("overdue_sweep", event).payload
+    event["time"] = tick if isinstance(tick, str) else at(tick)
+    return client.lambda_.invoke("sla_reconciliation", event).payload
 
 
-def overdue_log_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.getMessage() == "ticket overdue"]
+def sla(client: Any, auth: Any, ticket: dict[str, Any]) -> Any:
+    return ok(call(client, "GET", f"/tickets/{ticket['ticket_id']}/sla", auth("dispatcher")))
 
 
 def emf_lines(stdout: str) -> list[dict[str, Any]]:
     lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{") and '"_aws"' in line]
-    return [line for line in lines if "OverdueTickets" in line]
+    return [line for line in lines if "SlaEntriesReconciled" in line]
 
 
 @pytest.fixture
-def tickets(client: Any, auth: Any) -> dict[str, dict[str, Any]]:
-    """Six tickets of one school, each in the state its name says (levels: red 10 min on site,
-    yellow 40 min after triage, blue 60 min)."""
-    school = make_school(client, auth)["school_id"]
-    make_user("eng-1", "engineer")  # drive() assigns to eng-1
-
-    def reported(level: int) -> dict[str, Any]:
-        return make_ticket(client, auth, school, level=level)
-
-    return {
-        "red_reported": reported(4),
-        "en_route": drive(client, auth, reported(4), "en_route"),
-        "acknowledged": drive(client, auth, reported(4), "acknowledged"),
-        "on_site": drive(client, auth, reported(4), "on_site"),
-        "resolved": drive(client, auth, reported(4), "resolved"),
-        "blue_reported": reported(1),
-    }
+def school(client: Any, auth: Any) -> str:
+    make_user("eng-1", "engineer")
+    return str(make_school(client, auth)["school_id"])
 
 
-def test_the_sweep_reports_exactly_the_tickets_past_their_on_site_deadline_that_nobody_reached(
-    client, tickets, caplog, capsys
-):
-    overdue = [tickets[name] for name in ("red_reported", "en_route", "acknowledged")]
-    tick = max(parse(t["onsite_due"]) for t in overdue) + dt.timedelta(seconds=1)
-    assert parse(tickets["blue_reported"]["onsite_due"]) > tick  # due later: not overdue yet
-    assert all(parse(tickets[n]["onsite_due"]) < tick for n in ("on_site", "resolved"))  # late, but reached
+def red(client: Any, auth: Any, school: str) -> dict[str, Any]:
+    """DOMAIN's red: response within 5 min (the hotline's), on site within 10; the ladder: line-2
+    experts at the response deadline, the project lead at the on-site deadline, the technical
+    manager an hour after it."""
+    return make_ticket(client, auth, school, level=4)
 
-    with caplog.at_level(logging.WARNING, logger="lampcare"):
-        summary = run_sweep(client, at(tick))
 
-    expected = sorted(overdue, key=lambda t: (t["onsite_due"], t["ticket_id"]))
-    assert summary["tickets"] == [t["ticket_id"] for t in expected]
-    assert summary["overdue"] == 3
-    assert summary["checked_at"] == at(tick)
-    assert summary["by_level"] == {"1": 0, "2": 2, "3": 0, "4": 1}  # triage set level 2 on the driven ones
-    assert summary["by_status"] == {
-        "reported": 1,
-        "triaged": 0,
-        "assigned": 0,
-        "acknowledged": 1,
-        "en_route": 1,
-        "reopened": 0,
-    }
-    assert (summary["page_size"], summary["more_in"]) == (100, [])
+def test_a_ticket_whose_timer_never_started_has_its_breach_recorded_and_its_roles_told_by_the_job(client, auth, school):
+    ticket = red(client, auth, school)
+    response_due = parse(ticket["response_due"])
+    summary = reconcile(client, response_due + GRACE + MIN)
 
-    lines = overdue_log_lines(caplog)
-    assert sorted(r.ticket_id for r in lines) == sorted(t["ticket_id"] for t in overdue)
-    red = next(r for r in lines if r.ticket_id == tickets["red_reported"]["ticket_id"])
-    assert (red.ref, red.status, red.fault_level, red.school_id) == (
-        tickets["red_reported"]["ref"],
-        "reported",
-        4,
-        tickets["red_reported"]["school_id"],
+    assert (summary["tickets_due"], summary["written"], summary["breaches"]) == (1, 2, 1)  # notify + breach
+    assert summary["entries"] == [f"{ticket['ticket_id']}:notify", f"{ticket['ticket_id']}:response"]
+    view = sla(client, auth, ticket)
+    assert (view["escalation_step"], view["tier"]) == (1, "line_2")
+    (breach,) = view["breaches"]
+    assert (breach["key"], breach["kind"], breach["milestone"], breach["recorded_by"]) == (
+        "response",
+        "breach",
+        "response",
+        "reconciliation",
     )
-    assert red.overdue_minutes == int((tick - parse(tickets["red_reported"]["onsite_due"])).total_seconds() // 60)
+    assert parse(breach["deadline"]) == response_due and breach["roles"] == ["expert", "dispatcher"]
+    assert parse(breach["recorded_at"]) == response_due + GRACE + MIN  # the job's tick: its clock
+    response = next(m for m in view["milestones"] if m["milestone"] == "response")
+    assert response["breached"] is True and response["met_at"] is None
+    told = {n["key"]: n for n in view["notifications"]}
+    assert set(told) == {
+        "open.parts_manager",
+        "open.project_lead",
+        "open.technical_manager",
+        "response.expert",
+        "response.dispatcher",
+    }
+    # no topics in this world: each notification is stored with the reason it was not delivered
+    assert {n["result"] for n in told.values()} == {"failed"}
+    assert all("no SNS topic" in n["error"] for n in told.values())
+    # the next thing to watch is the on-site deadline
+    assert parse(view["next_due_at"]) == parse(ticket["onsite_due"])
 
+
+def test_a_late_run_writes_every_entry_due_in_the_timers_order_up_the_ladder(client, auth, school):
+    ticket = red(client, auth, school)
+    onsite_due = parse(ticket["onsite_due"])
+    summary = reconcile(client, onsite_due + 60 * MIN + GRACE)
+    assert [e.split(":")[1] for e in summary["entries"]] == ["notify", "response", "onsite", "onsite.3"]
+    assert (summary["breaches"], summary["escalations"], summary["by_level"]["4"]) == (2, 1, 4)
+    view = sla(client, auth, ticket)
+    assert (view["escalation_step"], view["tier"], view["next_due_at"]) == (3, "technical_manager", None)
+    assert [(b["key"], b["escalation_step"]) for b in view["breaches"]] == [
+        ("response", 1),
+        ("onsite", 2),
+        ("onsite.3", 3),
+    ]
+    assert parse(view["breaches"][2]["due_at"]) == onsite_due + 60 * MIN
+    # each breach and escalation added one to the version: a change based on an earlier read is refused
+    assert view and ok(call(client, "GET", f"/tickets/{ticket['ticket_id']}", auth("dispatcher")))["version"] == 4
+    code, body = transition(client, auth, ticket, "triage")
+    assert code == 409 and body["error"]["code"] == "stale_version" and body["error"]["current_version"] == 4
+
+
+def test_a_second_run_writes_nothing_and_tells_nobody_again(client, auth, school):
+    ticket = red(client, auth, school)
+    tick = parse(ticket["onsite_due"]) + GRACE + MIN
+    first = reconcile(client, tick)
+    before = sla(client, auth, ticket)
+    second = reconcile(client, tick + MIN)
+    after = sla(client, auth, ticket)
+    assert first["written"] == 3 and second["written"] == 0 and second["tickets_due"] == 0
+    assert after["breaches"] == before["breaches"]
+    assert after["notifications"] == before["notifications"]
+
+
+def test_an_entry_still_inside_the_timers_grace_is_left_to_the_timer(client, auth, school):
+    ticket = red(client, auth, school)
+    summary = reconcile(client, parse(ticket["response_due"]) + GRACE - dt.timedelta(milliseconds=1))
+    assert summary["entries"] == [f"{ticket['ticket_id']}:notify"]  # the opening's notifications only
+    assert sla(client, auth, ticket)["breaches"] == []
+
+
+def test_a_milestone_met_a_moment_before_its_deadline_is_never_recorded_as_breached(client, auth, school):
+    ticket = drive(client, auth, red(client, auth, school), "acknowledged")  # triage made it yellow
+    view = sla(client, auth, ticket)
+    response = next(m for m in view["milestones"] if m["milestone"] == "response")
+    assert response["met_in_time"] is True
+    summary = reconcile(client, parse(ticket["onsite_due"]) - MIN)  # response long past, on site not yet due
+    assert f"{ticket['ticket_id']}:response" not in summary["entries"]
+    assert sla(client, auth, ticket)["breaches"] == []
+
+
+def test_a_level_change_moves_the_deadlines_the_job_watches(client, auth, school):
+    ticket = make_ticket(client, auth, school, level=2)  # yellow: response within 20 min
+    old_due = parse(ticket["response_due"])
+    ticket = ok(transition(client, auth, ticket, "change_level", level=1))  # blue: within 30 min
+    new_due = parse(ticket["response_due"])
+    assert new_due == old_due + 10 * MIN
+    assert sla(client, auth, ticket)["sla_version"] == 2
+
+    at_old = reconcile(client, old_due + GRACE + MIN)
+    assert not [e for e in at_old["entries"] if e.endswith(":response")]
+    at_new = reconcile(client, new_due + GRACE + MIN)
+    assert f"{ticket['ticket_id']}:response" in at_new["entries"]
+    (breach,) = sla(client, auth, ticket)["breaches"]
+    assert parse(breach["deadline"]) == new_due and breach["sla_version"] == 2
+
+
+def test_the_job_reads_the_due_index_and_each_due_ticket_only(client, auth, school, no_scan_guard):
+    due = red(client, auth, school)
+    for _ in range(3):  # due an hour later: in the index, never read by this run
+        make_ticket(client, auth, school, level=1)
+    before = len(no_scan_guard.dynamodb())
+    reconcile(client, parse(due["response_due"]) - MIN)  # only the opening notification is due
+    reads = [op for op in no_scan_guard.dynamodb()[before:] if op in ("Query", "GetItem", "BatchGetItem", "Scan")]
+    assert reads == ["Query", "GetItem"]
+
+
+def test_resolved_and_cancelled_tickets_leave_the_due_index(client, auth, school):
+    resolved = drive(client, auth, red(client, auth, school), "resolved")
+    cancelled = drive(client, auth, red(client, auth, school), "cancelled")
+    now = dt.datetime.now(dt.UTC)
+    opened = reconcile(client, now + GRACE + MIN)  # the opening's notification, which no timer sent
+    assert opened["entries"] == [f"{resolved['ticket_id']}:notify"]  # a cancelled ticket tells nobody any more
+    # an opening's write points the index at the next entry of the plan; this run finds nothing to
+    # write there (the ticket is resolved, or cancelled) and puts the index right
+    later = reconcile(client, now + 2 * 60 * MIN)
+    assert later["written"] == 0 and sorted(later["repaired"]) == sorted([resolved["ticket_id"]])
+    assert reconcile(client, now + 3 * 60 * MIN)["tickets_due"] == 0
+    for ticket in (resolved, cancelled):
+        assert sla(client, auth, ticket)["next_due_at"] is None
+
+
+def test_the_job_reports_zero_per_level_when_nothing_is_due(client, auth, school, capsys):
+    capsys.readouterr()
+    summary = reconcile(client, dt.datetime.now(dt.UTC))
+    assert summary["written"] == 0
     metrics = emf_lines(capsys.readouterr().out)
-    assert {m["level"]: m["OverdueTickets"] for m in metrics} == {"1": [0.0], "2": [2.0], "3": [0.0], "4": [1.0]}
+    assert {m["level"]: m["SlaEntriesReconciled"] for m in metrics} == {"1": [0.0], "2": [0.0], "3": [0.0], "4": [0.0]}
     assert all(m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "LampCare" for m in metrics)
 
 
-def test_a_deadline_that_is_exactly_now_is_not_yet_overdue(client, tickets):
-    red = tickets["red_reported"]
-    assert red["ticket_id"] not in run_sweep(client, red["onsite_due"])["tickets"]
-    just_after = at(parse(red["onsite_due"]) + dt.timedelta(microseconds=1))
-    assert red["ticket_id"] in run_sweep(client, just_after)["tickets"]
-
-
-def test_before_any_deadline_the_sweep_finds_nothing_and_still_reports_zero_per_level(client, tickets, capsys):
-    earliest = min(parse(t["onsite_due"]) for t in tickets.values())
-    capsys.readouterr()
-    summary = run_sweep(client, at(earliest - dt.timedelta(minutes=1)))
-    assert (summary["overdue"], summary["tickets"]) == (0, [])
-    assert {m["level"]: m["OverdueTickets"] for m in emf_lines(capsys.readouterr().out)} == {
-        "1": [0.0],
-        "2": [0.0],
-        "3": [0.0],
-        "4": [0.0],
-    }
-
-
-def test_the_sweep_reads_with_one_query_per_status_and_never_scans(client, tickets, no_scan_guard):
-    before = len(no_scan_guard.dynamodb())
-    run_sweep(client, at(dt.datetime.now(dt.UTC) + dt.timedelta(days=1)))
-    assert no_scan_guard.dynamodb()[before:] == ["Query"] * 6
-
-
-def test_an_event_whose_time_cannot_be_read_is_swept_as_of_now(client, tickets):
-    """A hand-made invoke with a broken `time` is still a sweep, as of the moment it runs."""
+def test_an_event_whose_time_cannot_be_read_reconciles_as_of_now(client, auth, school):
+    """A hand-made invoke with a broken `time` still runs, as of the moment it runs."""
     before = dt.datetime.now(dt.UTC)
-    summary = run_sweep(client, "not a time")
+    summary = reconcile(client, "not a time")
     assert before <= parse(summary["checked_at"]) <= dt.datetime.now(dt.UTC)

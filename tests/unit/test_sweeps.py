@@ -1,76 +1,77 @@
-"""The overdue sweep's use case with an in-memory finder and a fixed clock (no AWS)."""
+"""The SLA reconciliation's use case with an in-memory due index, in-memory per-ticket work and a fixed
+clock (no AWS). Its writes are the timer's own (tests/functional/test_sla_timers.py runs them on moto)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from chalicelib.models.overdue import OverduePage, OverdueTicket, due_bound
-from chalicelib.services.sweeps import NOT_YET_ON_SITE, sweep_overdue
+from chalicelib.models.sla import DuePage
+from chalicelib.services.sla_timers import CaughtUp
+from chalicelib.services.sweeps import GRACE, PAGE_SIZE, reconcile
 
 NOW = dt.datetime(2026, 11, 29, 6, 0, tzinfo=dt.UTC)
 
 
-def ticket(n: int, status: str, level: int, minutes_late: float) -> OverdueTicket:
-    due = NOW - dt.timedelta(minutes=minutes_late)
-    return OverdueTicket(f"t_{n}", f"T-2026-{n:06d}", "s_1", status, level, due, None)
+class FakeDueIndex:
+    """Answers like models.sla.due_tickets: the tickets due by the time asked, earliest first."""
+
+    def __init__(self, due: dict[str, dt.datetime]):
+        self.due = due
+        self.asked: list[tuple[dt.datetime, int]] = []
+
+    def __call__(self, now: dt.datetime, *, limit: int) -> DuePage:
+        self.asked.append((now, limit))
+        ready = sorted((at, ticket) for ticket, at in self.due.items() if at <= now)
+        return DuePage([ticket for _, ticket in ready[:limit]], len(ready) > limit)
 
 
-class FakeTickets:
-    """Answers like models.overdue.overdue_in_status over a list of tickets (late ones only, oldest first)."""
+class FakeCatchUp:
+    def __init__(self, written: dict[str, list[CaughtUp]], repaired: frozenset[str] = frozenset()):
+        self.written, self.repaired = written, repaired
+        self.calls: list[tuple[str, dt.datetime, dt.datetime]] = []
 
-    def __init__(self, *tickets: OverdueTicket):
-        self.tickets = list(tickets)
-        self.asked: list[tuple[str, dt.datetime, int]] = []
-
-    def __call__(self, status: str, now: dt.datetime, *, limit: int) -> OverduePage:
-        self.asked.append((status, now, limit))
-        late = sorted(
-            (t for t in self.tickets if t.status == status and t.onsite_due < now), key=lambda t: t.onsite_due
-        )
-        return OverduePage(late[:limit], more=len(late) > limit)
+    def __call__(self, ticket_id: str, bound: dt.datetime, now: dt.datetime) -> tuple[list[CaughtUp], bool]:
+        self.calls.append((ticket_id, bound, now))
+        return self.written.get(ticket_id, []), ticket_id in self.repaired
 
 
-def test_every_status_before_on_site_is_asked_once_with_the_clocks_time_and_the_page_size():
-    finder = FakeTickets()
-    sweep_overdue(clock=lambda: NOW, find=finder, page_size=7)
-    assert finder.asked == [(s.value, NOW, 7) for s in NOT_YET_ON_SITE]
-    assert [s.value for s in NOT_YET_ON_SITE] == [
-        "reported",
-        "triaged",
-        "assigned",
-        "acknowledged",
-        "en_route",
-        "reopened",
-    ]
+def caught(ticket: str, entry: str, kind: str, level: int) -> CaughtUp:
+    return CaughtUp(
+        ticket, f"T-{ticket}", level, entry, kind, entry.split(".", maxsplit=1)[0], NOW - dt.timedelta(minutes=5)
+    )
 
 
-def test_the_summary_counts_by_level_and_status_oldest_deadline_first():
-    finder = FakeTickets(ticket(1, "reported", 4, 5), ticket(2, "en_route", 2, 30), ticket(3, "reopened", 4, 1))
-    sweep = sweep_overdue(clock=lambda: NOW, find=finder)
-    summary = sweep.summary()
-    assert summary["tickets"] == ["t_2", "t_1", "t_3"]
-    assert summary["by_level"] == {"1": 0, "2": 1, "3": 0, "4": 2}
-    assert summary["by_status"]["reopened"] == 1 and summary["by_status"]["triaged"] == 0
-    assert (summary["overdue"], summary["page_size"], summary["more_in"]) == (3, 100, [])
-    assert [sweep.overdue_minutes(t) for t in sweep.tickets] == [30, 5, 1]
+def test_each_due_ticket_is_caught_up_as_of_the_clock_less_the_timers_grace():
+    index = FakeDueIndex({"t_a": NOW - dt.timedelta(minutes=3), "t_b": NOW - dt.timedelta(seconds=30)})
+    work = FakeCatchUp({"t_a": [caught("t_a", "response", "breach", 4), caught("t_a", "onsite", "breach", 4)]})
+    run = reconcile(clock=lambda: NOW, find=index, catch_up=work)
+    assert index.asked == [(NOW - GRACE, PAGE_SIZE)]
+    assert work.calls == [("t_a", NOW - GRACE, NOW), ("t_b", NOW - GRACE, NOW)]
+    summary = run.summary()
+    assert (summary["tickets_due"], summary["written"], summary["breaches"], summary["escalations"]) == (2, 2, 2, 0)
+    assert summary["by_level"] == {"1": 0, "2": 0, "3": 0, "4": 2}
+    assert summary["entries"] == ["t_a:response", "t_a:onsite"]
 
 
-def test_a_status_with_more_overdue_tickets_than_a_page_is_named():
-    finder = FakeTickets(*(ticket(n, "triaged", 3, n) for n in range(1, 6)))
-    sweep = sweep_overdue(clock=lambda: NOW, find=finder, page_size=2)
-    assert (len(sweep.tickets), sweep.more_in) == (2, ["triaged"])
-    assert [t.ticket_id for t in sweep.tickets] == ["t_5", "t_4"]  # the oldest deadlines first
+def test_an_entry_inside_the_grace_is_left_to_its_timer():
+    index = FakeDueIndex({"t_a": NOW - GRACE + dt.timedelta(microseconds=1)})
+    work = FakeCatchUp({})
+    run = reconcile(clock=lambda: NOW, find=index, catch_up=work)
+    assert (run.tickets_due, work.calls) == ([], [])
 
 
-def test_the_deadline_bound_sorts_like_the_index_keys():
-    """due_key is "<onsite_due ISO UTC>#<ticket id>"; overdue means the key sorts before the bound."""
+def test_nothing_due_writes_nothing_and_still_reports_zero_per_level():
+    run = reconcile(clock=lambda: NOW, find=FakeDueIndex({}), catch_up=FakeCatchUp({}))
+    assert run.summary()["written"] == 0 and run.by_level() == {1: 0, 2: 0, 3: 0, 4: 0}
 
-    def key(moment: dt.datetime) -> str:
-        return f"{moment.astimezone(dt.UTC).isoformat()}#t_1"
 
-    bound = due_bound(NOW)
-    assert key(NOW - dt.timedelta(microseconds=1)) < bound
-    assert not key(NOW) < bound  # due exactly now: not late yet
-    assert not key(NOW + dt.timedelta(microseconds=500_000)) < bound
-    assert key(NOW) < due_bound(NOW + dt.timedelta(microseconds=1))
-    assert due_bound(NOW.astimezone(dt.timezone(dt.timedelta(hours=8)))) == bound  # any zone: the same instant
+def test_more_due_tickets_than_a_page_are_left_for_the_next_run_and_reported():
+    index = FakeDueIndex({f"t_{n}": NOW - dt.timedelta(minutes=n + 1) for n in range(5)})
+    run = reconcile(clock=lambda: NOW, find=index, catch_up=FakeCatchUp({}), page_size=2)
+    assert run.tickets_due == ["t_4", "t_3"] and run.more is True  # earliest due first
+
+
+def test_a_ticket_whose_due_key_was_early_is_reported_as_repaired():
+    index = FakeDueIndex({"t_a": NOW - dt.timedelta(minutes=3)})
+    run = reconcile(clock=lambda: NOW, find=index, catch_up=FakeCatchUp({}, {"t_a"}))
+    assert run.summary()["repaired"] == ["t_a"]
