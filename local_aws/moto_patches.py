@@ -24,6 +24,12 @@ under one process-wide re-entrant lock, which makes the embedded DynamoDB serial
 one is. While the lock is held, a successful write appends its after-images to the journal
 (`local_aws.journal`) before the response leaves moto. In-process (the tests' `mock_aws`) the
 lock is uncontended and no journal is set: harmless.
+
+## key_limits: reads refuse a key DynamoDB refuses
+DynamoDB answers a GetItem, BatchGetItem or Query whose partition key value is over 2,048 bytes (a sort
+key over 1,024) with a ValidationException, as it does a write; moto 5.2 checks writes only, so a client's
+oversized id that would fail on AWS is quietly "not found" here. `key_limits()` makes moto's reads check
+the same sizes, with DynamoDB's messages.
 """
 
 from __future__ import annotations
@@ -36,7 +42,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import moto.dynamodb.models as ddb_models
+from moto.dynamodb.exceptions import HashKeyTooLong, RangeKeyTooLong
+from moto.dynamodb.limits import HASH_KEY_MAX_LENGTH, RANGE_KEY_MAX_LENGTH
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.s3.models import S3Backend
@@ -172,3 +181,42 @@ def serialized() -> Iterator[Serial]:
         serial.journal = None
         for owner, name, original in originals:
             setattr(owner, name, original)
+
+
+def _too_long(value: DynamoType | None, limit: int) -> bool:
+    return isinstance(value, DynamoType) and value.size() > limit
+
+
+def _sized_get(original: Any) -> Any:
+    def get_item(
+        self: Table, hash_key: DynamoType, range_key: DynamoType | None = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        if _too_long(hash_key, HASH_KEY_MAX_LENGTH):
+            raise HashKeyTooLong
+        if _too_long(range_key, RANGE_KEY_MAX_LENGTH):
+            raise RangeKeyTooLong
+        return original(self, hash_key, range_key, *args, **kwargs)
+
+    return get_item
+
+
+def _sized_query(original: Any) -> Any:
+    def query(self: Table, hash_key: DynamoType | None, *args: Any, **kwargs: Any) -> Any:
+        if _too_long(hash_key, HASH_KEY_MAX_LENGTH):
+            raise HashKeyTooLong
+        return original(self, hash_key, *args, **kwargs)
+
+    return query
+
+
+@contextmanager
+def key_limits() -> Iterator[None]:
+    """GetItem (and so BatchGetItem) and Query refuse an oversized key value as DynamoDB does."""
+    original_get, original_query = Table.get_item, Table.query
+    Table.get_item = _sized_get(original_get)  # type: ignore[method-assign]
+    Table.query = _sized_query(original_query)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Table.get_item = original_get  # type: ignore[method-assign]
+        Table.query = original_query  # type: ignore[method-assign]

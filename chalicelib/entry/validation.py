@@ -29,17 +29,30 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Union
 
 from chalicelib.entry.failures import MAX_DETAILS
-from chalicelib.errors import FieldProblem, InvalidQuery, MalformedInput, PayloadTooLarge, ValidationFailed
+from chalicelib.errors import FieldProblem, InvalidQuery, MalformedInput, NotFound, PayloadTooLarge, ValidationFailed
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
 
 UNKNOWN_FIELD = "unknown field"
+# Every id, token and reference the API issues is far shorter. DynamoDB refuses a key value over 2,048 bytes
+# (1,024 for a sort key) with a ValidationException; 128 characters are at most 512 bytes.
+MAX_PATH_PARAM = 128
 
 
 def check_size(raw: bytes, limit: int) -> None:
     if len(raw) > limit:
         raise PayloadTooLarge(f"the request body is larger than {limit} bytes")
+
+
+def check_path(params: Mapping[str, str]) -> None:
+    """A path parameter longer than anything the API issues names nothing: a 404 before it becomes a key."""
+    too_long = [name for name, value in params.items() if len(value) > MAX_PATH_PARAM]
+    if too_long:
+        raise NotFound(
+            f"no {too_long[0]} is longer than {MAX_PATH_PARAM} characters",
+            details=[FieldProblem(name, f"longer than {MAX_PATH_PARAM} characters") for name in too_long],
+        )
 
 
 def parse_json(raw: bytes, model: type[BaseModel]) -> BaseModel:

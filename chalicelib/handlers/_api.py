@@ -223,6 +223,7 @@ class Api:
                         if allowed is not None
                         else ANONYMOUS
                     )
+                    validation.check_path(params)
                     raw = request.raw_body or b""
                     raw = raw.encode() if isinstance(raw, str) else raw  # chalice types it str | bytes
                     settings = get_settings()

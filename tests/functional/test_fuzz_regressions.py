@@ -6,6 +6,7 @@ served as the valid input it also is; never an internal error.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -122,6 +123,44 @@ def test_an_expected_arrival_too_far_ahead_to_store_is_422_naming_eta(client, au
         assert [d["field"] for d in refusal["error"]["details"]] == ["eta"]
     unchanged = ok(call(client, "GET", f"/tickets/{ticket['ticket_id']}", auth("dispatcher")))
     assert (unchanged["status"], unchanged["version"], unchanged["eta"]) == ("acknowledged", ticket["version"], None)
+
+
+# ---- ids longer than DynamoDB takes as a key ----------------------------------------------------------------
+
+# DynamoDB refuses a read whose key value is over 2,048 bytes (a ValidationException: a 500 on AWS); moto checks
+# only writes, so these tests run with local_aws' key_limits(), which makes its reads refuse as DynamoDB does.
+TOO_LONG_IDS = ["x" * 3000, "中" * 700]  # 3,000 bytes; 700 characters of 2,100 bytes
+
+
+@pytest.fixture
+def dynamodb_key_limits(aws):
+    from local_aws.moto_patches import key_limits
+
+    with key_limits():
+        yield
+
+
+def _path_operations() -> list[Any]:
+    import app  # noqa: F401 - declaring the routes fills OPERATIONS
+    from chalicelib.handlers._api import OPERATIONS
+
+    return [op for op in OPERATIONS if "{" in op.path]
+
+
+def test_a_path_id_longer_than_any_id_is_404_naming_it_on_every_route(client, auth, dynamodb_key_limits):
+    operations = _path_operations()
+    assert len(operations) >= 15
+    for op in operations:
+        for too_long in TOO_LONG_IDS:
+            names = re.findall(r"{(\w+)}", op.path)
+            path = op.path
+            for name in names:
+                path = path.replace(f"{{{name}}}", too_long + (".json" if name == "service_request_file" else ""))
+            headers = {**auth("admin"), "Content-Type": "application/json"}
+            response = getattr(client.http, op.method.lower())(path, headers=headers, body="{}")
+
+            assert response.status_code == 404, (op.method, op.path, response.body[:300])
+            assert all(name.encode() in response.body for name in names), response.body
 
 
 # ---- Open311 -------------------------------------------------------------------------------------------
