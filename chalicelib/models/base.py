@@ -12,6 +12,15 @@ from pynamodb.models import Model
 from chalicelib.settings import get_settings
 
 MODELS: list[type[Model]] = []
+# DynamoDB refuses an empty key value, a partition key over 2,048 bytes and a sort key over 1,024 bytes
+# (a ValidationException, reads included): such a value names no item.
+KEY_MAX_BYTES = 1024
+
+
+def fits_key(value: str) -> bool:
+    return 0 < len(value.encode("utf-8", "surrogatepass")) <= KEY_MAX_BYTES
+
+
 _bound_prefix: str | None = None
 
 

@@ -22,7 +22,7 @@ from pynamodb.models import Model
 
 from chalicelib.domain import open311
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.models.base import bind_tables, register
+from chalicelib.models.base import bind_tables, fits_key, register
 from chalicelib.models.registry import LampModel, SchoolModel
 from chalicelib.models.tickets import TicketModel
 
@@ -76,7 +76,7 @@ def find_partner(api_key: str) -> Open311PartnerModel | None:
 def find_lamp_by_asset_no(asset_no: str) -> LampModel:
     """The lamp as the by_asset_no index projects it (ids, room, open case, successor), not the whole item."""
     bind_tables()
-    found = list(LampModel.by_asset_no.query(asset_no, limit=1))
+    found = list(LampModel.by_asset_no.query(asset_no, limit=1)) if fits_key(asset_no) else []
     if not found:
         raise NotFound(f"no lamp has the asset number '{asset_no}'")
     return found[0]
@@ -108,7 +108,7 @@ def tickets_by_refs(refs: Sequence[str]) -> dict[str, TicketModel]:
     """ref -> ticket for the refs that exist: one by_ref Query per ref (keys only), then one BatchGet."""
     bind_tables()
     ids = {}
-    for ref in dict.fromkeys(r for r in refs if r):  # DynamoDB refuses an empty key value: no such ticket
+    for ref in dict.fromkeys(r for r in refs if fits_key(r)):  # a value DynamoDB refuses as a key: no such ticket
         keys = list(TicketModel.by_ref.query(ref, limit=1))
         if keys:
             ids[keys[0].ticket_id] = ref

@@ -17,6 +17,7 @@ from tests.workbooks import package, row_xml, worksheet
 
 CSV_HEADER = "room_id,position,model,serial,installed_on,accepted_on\n"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 HEADER_CELLS = ["room_id", "position", "model", "serial", "installed_on", "accepted_on"]
 
 
@@ -161,6 +162,19 @@ def test_a_path_id_longer_than_any_id_is_404_naming_it_on_every_route(client, au
 
             assert response.status_code == 404, (op.method, op.path, response.body[:300])
             assert all(name.encode() in response.body for name in names), response.body
+
+
+def test_open311_values_longer_than_any_key_name_nothing(client, auth, dynamodb_key_limits):
+    from chalicelib.services import open311
+
+    _, api_key = open311.issue_partner_key("Long ids platform")
+    for too_long in TOO_LONG_IDS:
+        response = client.http.get(f"/open311/v2/requests.json?{urlencode({'service_request_id': too_long})}")
+        assert (response.status_code, response.json_body) == (200, [])
+
+        form = {"api_key": api_key, "service_code": "not_lit", "address_id": too_long}
+        response = client.http.post("/open311/v2/requests.json", headers=FORM, body=urlencode(form))
+        assert response.status_code == 404, response.body
 
 
 # ---- Open311 -------------------------------------------------------------------------------------------
