@@ -177,6 +177,57 @@ def test_open311_values_longer_than_any_key_name_nothing(client, auth, dynamodb_
         assert response.status_code == 404, response.body
 
 
+# ---- SLA policies --------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="domain/policy.py (SLA owner): refuse such a policy; patch in /tmp/team/fuzz-sla-calendar.patch",
+)
+def test_a_calendar_with_too_little_working_time_for_the_targets_is_422_not_a_500_on_every_report(client, auth):
+    """One working minute a week cannot hold a year-long target within the 30 years deadlines are counted
+    in: every ticket of the contract failed (ValueError, a 500). The policy is refused where it is written."""
+    sparse = {"working_days": [1], "working_hours": [{"start": "08:00", "end": "08:01"}]}
+    year = {"response_minutes": 527040, "onsite_minutes": 527040}
+    policy = {"levels": {str(level): year for level in (1, 2, 3, 4)}, "calendar": sparse}
+
+    code, refusal = call(
+        client, "POST", "/contracts", auth("admin"), {"code": "PSPARSE", "name": "x", "policy": policy}
+    )
+    assert code == 422, refusal
+    assert "calendar" in refusal["error"]["details"][0]["problem"]
+
+    contract = ok(call(client, "POST", "/contracts", auth("admin"), {"code": "PSPARSE2", "name": "x"}), 201)
+    current = ok(call(client, "GET", f"/contracts/{contract['contract_id']}/sla-policy", auth("admin")))
+    code, refusal = call(
+        client,
+        "PUT",
+        f"/contracts/{contract['contract_id']}/sla-policy",
+        auth("admin"),
+        {"revision": current["revision"], "policy": policy},
+    )
+    assert code == 422, refusal
+
+    # the same week of working time holds a week-long target: the policy stands and tickets get deadlines
+    week = {"response_minutes": 60, "onsite_minutes": 7 * 24 * 60}
+    working = {
+        **policy,
+        "levels": {str(level): week for level in (1, 2, 3, 4)},
+        "calendar": {**sparse, "working_hours": [{"start": "08:00", "end": "18:00"}]},
+    }
+    ok(
+        call(
+            client,
+            "PUT",
+            f"/contracts/{contract['contract_id']}/sla-policy",
+            auth("admin"),
+            {"revision": current["revision"], "policy": working},
+        )
+    )
+    school = make_school(client, auth, contract_id=contract["contract_id"])
+    assert make_ticket(client, auth, school["school_id"])["onsite_due"]
+
+
 # ---- Open311 -------------------------------------------------------------------------------------------
 
 
