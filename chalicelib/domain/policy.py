@@ -50,6 +50,7 @@ Tier = Literal["line_2", "project_lead", "technical_manager"]
 
 HOTLINE_ANSWER_MINUTES = 5  # D-S5: "hotline answers within 5 min", the default for red's "immediate" response
 MAX_MINUTES = 366 * 24 * 60  # a target longer than a year is a typo
+CALENDAR_HORIZON_DAYS = 366 * 30  # how far domain/sla.py walks a calendar for one deadline
 
 
 def _compact(value: float) -> int | float:
@@ -294,6 +295,13 @@ class Calendar(_Terms):
         """Every minute counts: 7 x 24 with no days off."""
         return len(self.working_days) == 7 and not self.working_hours and not self.holidays
 
+    def assured_minutes(self) -> float:
+        """Working minutes that any CALENDAR_HORIZON_DAYS hold, from any moment: whole weeks, less the week it
+        starts in and a week a year for daylight-saving days, less every holiday; make-up days only add."""
+        daily = sum(end - start for start, end in (p.minutes for p in self.working_hours)) or 24 * 60
+        weeks = CALENDAR_HORIZON_DAYS // 7 - 1 - CALENDAR_HORIZON_DAYS // 365
+        return (weeks * len(self.working_days) - len(self.holidays)) * daily
+
 
 class ServiceCentre(_Terms):
     """Where engineers start from: distance zones are measured from here, regions compared with its province."""
@@ -356,6 +364,23 @@ class ServicePolicy(BaseModel):
             if when.region is not None and not (centre and centre.province):
                 raise ValueError(f"rule {index}: a region needs service_centre.province (the home province)")
         return value
+
+    @model_validator(mode="after")
+    def _calendar_reaches_every_deadline(self) -> ServicePolicy:
+        """A deadline is counted through the calendar within CALENDAR_HORIZON_DAYS: a calendar with too little
+        working time for the longest target or escalation delay would leave a ticket with no deadline."""
+        terms: list[LevelTerms | TermsPatch] = [*self.levels.values(), *(rule.terms for rule in self.overrides)]
+        ladders = [self.escalation, *(t.escalation or [] for t in terms)]
+        longest = max(
+            [m or 0 for t in terms for m in (t.response_minutes, t.onsite_minutes, t.resolution_minutes)]
+            + [step.delay_minutes for ladder in ladders for step in ladder]
+        )
+        if not self.calendar.around_the_clock and longest > self.calendar.assured_minutes():
+            raise ValueError(
+                f"calendar: too little working time for a target or delay of {_compact(longest)} minutes "
+                f"within {CALENDAR_HORIZON_DAYS // 366} years; add working days or hours, or remove holidays"
+            )
+        return self
 
     @classmethod
     def from_stored(cls, stored: Mapping[str, Any]) -> ServicePolicy:

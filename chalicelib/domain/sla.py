@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from chalicelib.domain.policy import (
+    CALENDAR_HORIZON_DAYS,
     ESCALATION_TIERS,
     Audience,
     Calendar,
@@ -36,7 +37,7 @@ DUE_FIELD: dict[Milestone, str] = {"response": "response_due", "onsite": "onsite
 MET_BY: dict[Milestone, str] = {"response": "acknowledged_at", "onsite": "on_site_at", "resolution": "resolved_at"}
 
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)
-_MAX_CALENDAR_DAYS = 366 * 30  # a validated calendar always has working time; this only stops a runaway loop
+_MAX_CALENDAR_DAYS = CALENDAR_HORIZON_DAYS  # a validated policy's deadlines fall within it (ServicePolicy)
 
 
 # ---- facts -------------------------------------------------------------------------------------------

@@ -180,10 +180,6 @@ def test_open311_values_longer_than_any_key_name_nothing(client, auth, dynamodb_
 # ---- SLA policies --------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain/policy.py (SLA owner): refuse such a policy; patch in /tmp/team/fuzz-sla-calendar.patch",
-)
 def test_a_calendar_with_too_little_working_time_for_the_targets_is_422_not_a_500_on_every_report(client, auth):
     """One working minute a week cannot hold a year-long target within the 30 years deadlines are counted
     in: every ticket of the contract failed (ValueError, a 500). The policy is refused where it is written."""
