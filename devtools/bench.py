@@ -22,6 +22,10 @@ paired with a reference measured alongside it:
 (g) the school's pages: each public page's weight in bytes as a browser gets it (HTML with its
     inline style and script) and its DynamoDB calls, and the browser test's time from opening
     a lamp's QR URL to seeing the reference (devtools/bench_pages.py).
+(h) SLA timers (issue 10, devtools/bench_sla.py): on the `make run` server, how long after it falls
+    due a timer records a breach or an escalation (Step Functions' clock against the deadline; p50
+    and max over 24 timers, 72 records), and, in-process, the DynamoDB items the reconciliation reads
+    per run with 10 and with 10,000 watched tickets that are not due (the same: it reads a due index).
 
 Budgets live here and only here: timed tests would be flaky, so tests assert behaviour and
 call counts, and this report says whether the budgets hold. It never asserts a time; it
@@ -54,6 +58,7 @@ KEEPALIVE_MIN_RATIO = 1.0  # keep-alive req/s / new-connection req/s
 SCAN_BUDGET = 0  # DynamoDB Scans on any request path: lists and reports Query
 PAGE_MAX_BYTES = 60 * 1024  # a public page: HTML, CSS and script together (issue 9)
 IMPORT_PEAK_MB = 256  # peak RSS of the app process importing a 10,000-row XLSX, or refusing a bomb (issue 8)
+TIMER_MAX_LATE_S = 2.0  # an SLA timer records a breach within 2 s of its deadline (issue 10, Done when)
 
 
 @dataclass
@@ -319,6 +324,57 @@ def page_rows(stack: Stack) -> tuple[list[Row], list[str]]:
     return table, broken
 
 
+def sla_rows(original_env: dict[str, str], timers: int, progress: ProgressFn) -> tuple[list[Row], list[str]]:
+    from devtools import bench_sla
+
+    broken = []
+    precision = bench_sla.measure_precision(original_env, tickets=timers)
+    progress("(h) timer precision measured")
+    late_ok = precision.max() <= TIMER_MAX_LATE_S and precision.missing == 0 and precision.min() >= 0
+    if not late_ok:
+        broken.append(
+            f"SLA timers: max {precision.max():.2f} s after the deadline (min {precision.min():.2f} s, "
+            f"{precision.missing} never recorded), budget 0 to {TIMER_MAX_LATE_S} s"
+        )
+    kinds = ", ".join(
+        f"{key} p50 {precision.p50(values):.2f} · max {precision.max(values):.2f} s"
+        for key, values in precision.by_kind.items()
+    )
+    rows = [
+        Row(
+            "h SLA timers",
+            f"deadline to recorded breach: {precision.tickets} red tickets opened a second apart on the `make run` "
+            f"server (started in {precision.startup_seconds:.0f} s), {len(precision.lateness_s)} breaches and "
+            f"escalations, recorded by: {dict(precision.recorded_by)}",
+            time=f"p50 {precision.p50():.2f} s · max {precision.max():.2f} s (min {precision.min():.2f} s)",
+            budget=f"0 to {TIMER_MAX_LATE_S:.0f} s",
+            met=late_ok,
+        ),
+        Row("h SLA timers", f"the same, by entry: {kinds}"),
+    ]
+    reads = bench_sla.measure_reads()
+    progress("(h) reconciliation reads measured")
+    same = len({r.items_read for r in reads}) == 1
+    if not same:
+        broken.append(
+            "SLA reconciliation: items read per run differ with the tickets not due: "
+            + ", ".join(f"{r.items_read} beside {r.not_due:,}" for r in reads)
+        )
+    for r in reads:
+        rows.append(
+            Row(
+                "h SLA timers",
+                f"reconciliation run: {r.due} due tickets beside {r.not_due:,} watched but not due "
+                f"({r.written} entries written) → {r.items_read} items read",
+                calls_cell(r.calls),
+                f"{r.seconds * 1000:.0f} ms in-process",
+                budget="items read: the same with 10 and 10,000",
+                met=same,
+            )
+        )
+    return rows, broken
+
+
 # ---- run ------------------------------------------------------------------------------------------
 
 
@@ -357,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keepalive-requests", type=int, default=300, help="requests per connection mode (e)")
     parser.add_argument("--server-import-rows", type=int, default=2000, help="rows imported over HTTP (f)")
     parser.add_argument("--cold-runs", type=int, default=5, help="fresh interpreters per import (a)")
+    parser.add_argument("--sla-timers", type=int, default=24, help="timers measured for precision (h), at least 20")
     args = parser.parse_args(argv)
 
     from devtools import bench_routes
@@ -415,6 +472,11 @@ def main(argv: list[str] | None = None) -> int:
     rows += section_rows
     broken += section_broken
 
+    progress("(h) SLA timers")
+    section_rows, section_broken = sla_rows(original_env, args.sla_timers, progress)
+    rows += section_rows
+    broken += section_broken
+
     total = time.perf_counter() - progress.started
     print("\n".join(header) + "\n")
     print(markdown_table(rows))
@@ -423,7 +485,10 @@ def main(argv: list[str] | None = None) -> int:
         f"for a core); (c) in-process through `chalice.test.Client` on moto, ratios to `GET /health` (one GetItem); "
         f"moto serialises every returned item in Python, so routes returning many or large items look slower "
         f"against the floor than they would on DynamoDB: the call counts are the portable numbers; (d) in-process on moto with per-item transaction rollback "
-        f"(local_aws/moto_patches.py); (e, f) over TCP on 127.0.0.1. Whole run: {total:.0f} s."
+        f"(local_aws/moto_patches.py); (e, f) over TCP on 127.0.0.1; (h) timers on moto's Step Functions, whose "
+        f"Wait counts whole seconds (a timer is handed its deadline rounded up plus a second, so it is never early and "
+        f"at most 2 s late before the write itself); the reconciliation's time is moto's (its Query walks the whole "
+        f"index in Python), its items read are what DynamoDB would bill. Whole run: {total:.0f} s."
     )
     if broken:
         print("\n**Budgets broken:**\n" + "\n".join(f"- {b}" for b in broken))

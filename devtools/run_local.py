@@ -242,6 +242,7 @@ def _reconcile_periodically(stop: threading.Event, every: float) -> None:
             sla_reconciliation(event, None)
         except Exception as exc:  # noqa: BLE001 - logged by the job's entry; the next tick tries again
             print(f"SLA reconciliation failed: {exc}", file=sys.stderr, flush=True)
+        sys.stdout.flush()  # its log lines now, not when a buffer fills (stdout may be a pipe)
 
 
 def _close_store(store: LocalStore) -> None:

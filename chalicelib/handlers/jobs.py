@@ -58,6 +58,13 @@ def reconcile_sla(event: Event) -> dict[str, Any]:
         )
     if run.more:
         logger.warning("sla reconciliation stopped at its page size", page_size=run.page_size)
+    logger.info(
+        "sla reconciliation",
+        due_by=run.bound.isoformat(),
+        tickets_due=len(run.tickets_due),
+        written=len(run.caught),
+        repaired=len(run.repaired),
+    )
     _put_metrics(run.by_level())
     return run.summary()
 
