@@ -3,7 +3,8 @@
 `python -m infra.resources` writes infra/resources.json, a CloudFormation fragment that
 `chalice package --merge-template infra/resources.json` merges into the deployment:
 every DynamoDB table and index exactly as the pynamodb models declare them, the photo
-bucket, the notification topic and the Cognito user pool with one group per role.
+bucket, the notification topic, the Cognito user pool with one group per role, and the SLA
+timer's state machine (from infra/sla_timer.asl.json), its role and a topic per supplier role.
 A unit test fails when the committed file and the models disagree.
 """
 
@@ -90,6 +91,70 @@ def gateway_responses() -> dict[str, Any]:
     return {"RestAPI": {"Properties": {"DefinitionBody": {"x-amazon-apigateway-gateway-responses": responses}}}}
 
 
+def sla_timer_resources() -> dict[str, Any]:
+    """Issue 10: a topic per supplier role, the SLA timer's state machine from infra/sla_timer.asl.json (its
+    `${...}` placeholders filled by DefinitionSubstitutions with the stage's tables) and the role it runs
+    as: conditional updates of tickets, its records and notifications, and publishing to the role topics."""
+    from infra import sla_timer
+
+    resources: dict[str, Any] = {}
+    topics = []
+    for role in sla_timer.supplier_roles():
+        logical = f"RoleTopic{_logical_id(role)}"
+        resources[logical] = {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": {"Fn::Sub": sla_timer.TOPIC_NAME.format(stage="${Stage}", role=role)}},
+        }
+        topics.append({"Ref": logical})
+    tables = {placeholder: {"Fn::Sub": f"${{Stage}}-{base}"} for placeholder, base in sla_timer.TABLES.items()}
+    table_arns = [
+        {"Fn::Sub": f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/${{Stage}}-{base}"}
+        for base in sla_timer.TABLES.values()
+    ]
+    resources["SlaTimerRole"] = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "states.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+            "Policies": [
+                {
+                    "PolicyName": "sla-timer",
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["dynamodb:UpdateItem", "dynamodb:PutItem"],
+                                "Resource": table_arns,
+                            },
+                            {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": topics},
+                        ],
+                    },
+                }
+            ],
+        },
+    }
+    resources["SlaTimer"] = {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {
+            "StateMachineName": {"Fn::Sub": sla_timer.MACHINE_NAME.format(stage="${Stage}")},
+            "StateMachineType": "STANDARD",
+            "Definition": json.loads(sla_timer.DEFINITION_PATH.read_text()),
+            "DefinitionSubstitutions": tables,
+            "RoleArn": {"Fn::GetAtt": ["SlaTimerRole", "Arn"]},
+        },
+    }
+    return resources
+
+
 def build() -> dict[str, Any]:
     resources: dict[str, Any] = {
         f"{_logical_id(m.Meta.base_name)}Table": table_resource(m)
@@ -149,6 +214,7 @@ def build() -> dict[str, Any]:
             "Type": "AWS::Cognito::UserPoolGroup",
             "Properties": {"UserPoolId": {"Ref": "UserPool"}, "GroupName": role.value},
         }
+    resources.update(sla_timer_resources())
     resources.update(gateway_responses())
     return {
         "Parameters": {"Stage": {"Type": "String", "Default": "prod", "AllowedPattern": "^[a-z0-9-]+$"}},
@@ -160,6 +226,11 @@ def build() -> dict[str, Any]:
             "UserPoolClientId": {"Value": {"Ref": "UserPoolClient"}},
             "UserPoolArn": {"Value": {"Fn::GetAtt": ["UserPool", "Arn"]}},
             "NotifyTopicArn": {"Value": {"Ref": "NotifyTopic"}},
+            # the app's LAMPCARE_SLA_STATE_MACHINE_ARN and LAMPCARE_ROLE_TOPIC_ARN_PREFIX
+            "SlaStateMachineArn": {"Value": {"Ref": "SlaTimer"}},
+            "RoleTopicArnPrefix": {
+                "Value": {"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:lampcare-${Stage}-"}
+            },
         },
     }
 

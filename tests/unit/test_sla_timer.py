@@ -244,3 +244,28 @@ def test_the_state_machine_names_its_tables_by_placeholders_the_local_stack_and_
 def test_a_level_that_names_nobody_has_no_opening_notification():
     plan = sla_timer.plan_entries(RED, LADDER, (), REPORTED)
     assert [e.key for e in plan] == ["response", "onsite", "onsite.3"]
+
+
+def test_the_deployed_state_machine_is_the_asl_file_with_every_placeholder_substituted():
+    from infra import resources
+
+    built = resources.build()["Resources"]
+    machine_properties = built["SlaTimer"]["Properties"]
+    assert machine_properties["Definition"] == json.loads(machine.DEFINITION_PATH.read_text())
+    assert set(machine_properties["DefinitionSubstitutions"]) == machine.placeholders()
+    topics = {r["Properties"]["TopicName"]["Fn::Sub"] for k, r in built.items() if k.startswith("RoleTopic")}
+    assert topics == {f"lampcare-${{Stage}}-{role}" for role in machine.supplier_roles()}
+
+
+def test_the_deployed_function_may_start_and_stop_timers_and_publish_to_every_role_topic():
+    from pathlib import Path
+
+    policy = json.loads((Path(__file__).resolve().parents[2] / ".chalice" / "policy-prod.json").read_text())
+    allowed: dict[str, set[str]] = {}
+    for statement in policy["Statement"]:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for action in statement["Action"]:
+            allowed.setdefault(action, set()).update(resources)
+    assert {f"arn:*:sns:*:*:lampcare-prod-{role}" for role in machine.supplier_roles()} <= allowed["sns:Publish"]
+    assert allowed["states:StartExecution"] == {"arn:*:states:*:*:stateMachine:lampcare-prod-sla-timer"}
+    assert allowed["states:StopExecution"] == {"arn:*:states:*:*:execution:lampcare-prod-sla-timer:*"}
