@@ -24,6 +24,7 @@ DEMO_NAMES = {
     "parts_manager": "Wu Lei (spare parts)",
     "project_lead": "Sun Hui (project lead)",
     "manager": "Zhou Ping (manager)",
+    "technical_manager": "Qian Wei (technical manager)",
     "admin": "Admin",
 }
 

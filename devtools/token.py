@@ -20,6 +20,7 @@ DEMO_SUBS = {
     "parts_manager": "parts-1",
     "project_lead": "lead-1",
     "manager": "mgr-1",
+    "technical_manager": "tm-1",
     "admin": "admin-1",
 }
 # Not in DEMO_SUBS (a user per supplier role): a school's account needs a school, so it is made apart.
