@@ -195,11 +195,6 @@ def due_entries(entries: Iterable[Entry], state: TimerState, now: dt.datetime) -
     return [e for e in entries if e.at <= now and pending(e, state)]
 
 
-def deadlines_of(entries: Iterable[Entry]) -> dict[str, dt.datetime]:
-    """The deadlines a plan was made for (to tell whether a level change moved them)."""
-    return {e.milestone: e.deadline for e in entries if e.kind == "breach" and e.milestone and e.deadline}
-
-
 def wait_timestamp(moment: dt.datetime) -> str:
     """The time a Step Functions Wait is given: UTC ending in Z, rounded up to the next whole second
     plus one. moto truncates both the timestamp and the wait to whole seconds (so a timer handed the

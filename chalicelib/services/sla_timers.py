@@ -59,14 +59,16 @@ def _ladder(policy: ServicePolicy, ticket: TicketModel) -> tuple[list[Rung], tup
 
 def arm(ticket: TicketModel, policy: ServicePolicy, now: dt.datetime) -> int | None:
     """Plans the timer before the ticket is written. Returns the SLA version it replaces (0 for a new
-    ticket) when it planned a new version, None when the deadlines did not move (nothing changes)."""
+    ticket) when it planned a new version; None when the plan is the one the ticket has (a triage that
+    confirms the level: same deadlines, same ladder, same people to tell)."""
     deadlines = _deadlines(ticket)
-    if ticket.sla_plan and sla_timer.deadlines_of(store.plan_of(ticket)) == {
-        m: d for m, d in deadlines.items() if d is not None
-    }:
-        return None
     rungs, told = _ladder(policy, ticket)
     previous = int(ticket.sla_version or 0)
+    if previous and ticket.sla_plan:
+        planned = store.plan_of(ticket)
+        opened = next((e.at for e in planned if e.kind == "notify"), now)
+        if sla_timer.plan_entries(deadlines, rungs, told, opened) == planned:
+            return None
     starts_at = ticket.reported_at if previous == 0 else now
     ticket.sla_version = previous + 1
     ticket.sla_plan = [e.to_json() for e in sla_timer.plan_entries(deadlines, rungs, told, starts_at)]

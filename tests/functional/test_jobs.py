@@ -163,6 +163,29 @@ def test_a_level_change_moves_the_deadlines_the_job_watches(client, auth, school
     assert parse(breach["deadline"]) == new_due and breach["sla_version"] == 2
 
 
+def test_a_level_change_that_keeps_the_deadlines_but_names_more_people_tells_them(client, auth):
+    policy = {
+        "levels": {
+            "4": {"response_minutes": 5, "onsite_minutes": 10, "notify_roles": ["parts_manager", "technical_manager"]},
+            "3": {"response_minutes": 20, "onsite_minutes": 40, "notify_roles": ["parts_manager", "project_lead"]},
+            "2": {"response_minutes": 20, "onsite_minutes": 40, "notify_roles": ["parts_manager"]},
+            "1": {"response_minutes": 30, "onsite_minutes": 60},
+        }
+    }
+    contract = ok(
+        call(client, "POST", "/contracts", auth("admin"), {"code": "SAME", "name": "n", "policy": policy}), 201
+    )
+    school = make_school(client, auth, contract["contract_id"])["school_id"]
+    ticket = make_ticket(client, auth, school, level=2)
+    ticket = ok(transition(client, auth, ticket, "triage"))  # confirmed: the same plan
+    assert sla(client, auth, ticket)["sla_version"] == 1
+    ticket = ok(transition(client, auth, ticket, "change_level", level=3))  # same deadlines, the project lead too
+    assert sla(client, auth, ticket)["sla_version"] == 2
+    reconcile(client, dt.datetime.now(dt.UTC) + GRACE + MIN)
+    told = sorted(n["key"] for n in sla(client, auth, ticket)["notifications"])
+    assert told == ["open.parts_manager", "open.project_lead"]  # the parts manager once
+
+
 def test_the_job_reads_the_due_index_and_each_due_ticket_only(client, auth, school, no_scan_guard):
     due = red(client, auth, school)
     for _ in range(3):  # due an hour later: in the index, never read by this run
