@@ -2,8 +2,8 @@
 
 - `arm` (before a ticket write): plans the timer's entries (chalicelib.domain.sla_timer) from the
   deadlines on the ticket and the policy's ladder and notifications, as SLA version 1 for a new
-  ticket and as the next version when a level change moved the deadlines. The plan is written with
-  the ticket, in the same transaction.
+  ticket and as the next version when a level change changes it (deadlines, ladder, who is told).
+  The plan is written with the ticket, in the same transaction.
 - `started` / `after_change` (after the write committed): starts the version's Step Functions
   execution (and stops the one it replaces; a stale timer's writes fail their conditions anyway);
   stops the timer when the change left it nothing to do. A failed start never fails the request:
