@@ -75,6 +75,12 @@ class WriteConflict(Conflict):
     code = "write_conflict"
 
 
+class AlreadyApplied(Conflict):
+    """A guarded write whose Idempotency-Key was used before: the spine answers with the stored answer."""
+
+    code = "already_applied"
+
+
 class IllegalTransition(Conflict):
     code = "illegal_transition"
 

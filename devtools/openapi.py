@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from chalicelib.guards import REMEMBER_SECONDS as GUARD_REMEMBER_SECONDS
 from chalicelib.handlers._api import FORM, IDEMPOTENCY_KEY, JSON
 from chalicelib.media_types import DOWNLOADS, OCTET_STREAM
 from chalicelib.services.idempotency import REMEMBER_SECONDS
@@ -184,6 +185,19 @@ def _operation(op: Any) -> dict[str, Any]:
                 "schema": {"type": "string", "pattern": f"^{IDEMPOTENCY_KEY.pattern}$"},
             }
         )
+    if op.guarded:
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": True,
+                "description": "Required on every write the app makes: a new key (a UUID) per change, the same key on "
+                f"every retry of it. The key is stored with the change in one transaction and kept "
+                f"{GUARD_REMEMBER_SECONDS // 86400} days; a retry gets the first answer (with `Idempotent-Replayed: "
+                "true`) and changes nothing; the key with another request is refused (422).",
+                "schema": {"type": "string", "pattern": f"^{IDEMPOTENCY_KEY.pattern}$"},
+            }
+        )
     if params:
         operation["parameters"] = params
     if op.dialect is not None:
@@ -207,7 +221,7 @@ def _operation(op: Any) -> dict[str, Any]:
         else {"application/json": {"schema": _ref(body)}}
     )
     ok_headers = {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}
-    if op.idempotent:
+    if op.idempotent or op.guarded:
         ok_headers["Idempotent-Replayed"] = {
             "description": "`true` when this is the stored answer to an earlier request with the same Idempotency-Key.",
             "schema": {"type": "string", "enum": ["true"]},

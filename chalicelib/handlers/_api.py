@@ -25,9 +25,10 @@ from chalice import Blueprint, CognitoUserPoolAuthorizer, Response
 
 from chalicelib import errors
 from chalicelib.auth import Principal, Role
-from chalicelib.entry import auth, failures, idempotency, validation
+from chalicelib.entry import auth, failures, guards, idempotency, validation
 from chalicelib.entry.failures import error_body
 from chalicelib.entry.jsonable import dumps, json_default
+from chalicelib.guards import WriteGuard
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ class Operation:
     query: str | None = None
     raw_body_types: tuple[str, ...] = ()
     idempotent: bool = False  # takes an Idempotency-Key header: a retried create is answered, not repeated
+    guarded: bool = False  # an app's write: Idempotency-Key required, kept in the change's own transaction
     response: str | None = None  # the success body: an `*Out` schema name in chalicelib.schemas, or a media type
     status: int = 200
     html: bool = False  # also answers browsers with a page (Accept: text/html); a body may come as a plain form
@@ -123,6 +125,7 @@ class RequestContext:
     query_params: dict[str, str] = field(default_factory=dict)  # as sent, e.g. a page's `?lang=en`
     form: bool = False  # the body is a plain form post (html routes only): the view reads `raw_body`
     client: str = ""  # the caller's address as the gateway saw it: abuse limits count per address
+    guard: WriteGuard | None = None  # a guarded route's Idempotency-Key: the service writes it with the change
 
 
 def reset_caches() -> None:
@@ -185,6 +188,7 @@ class Api:
         content_types: list[str] | None = None,
         raw_body: bool = False,
         idempotent: bool = False,
+        guarded: bool = False,
         response: str | None = None,
         html: bool = False,
         dialect: Dialect | None = None,
@@ -200,6 +204,7 @@ class Api:
                 query,
                 tuple(content_types or ()) if raw_body else (),
                 idempotent,
+                guarded,
                 response,
                 status,
                 html,
@@ -216,6 +221,7 @@ class Api:
             @wraps(view)
             def handler(**params: str) -> Response:
                 request = blueprint.current_request
+                guard: WriteGuard | None = None
                 try:
                     # Token and role before anything about the input is read or disclosed.
                     principal = (
@@ -243,6 +249,16 @@ class Api:
                     elif body is not None:
                         _json_content_type(request.headers)
                         ctx.body = validation.parse_json(raw, schema(body))
+                    if guarded:
+                        guard = ctx.guard = guards.guard_for(
+                            operation_id,
+                            principal.sub,
+                            request.headers.get(IDEMPOTENCY_HEADER),
+                            params,
+                            idempotency.canonical(ctx.body, raw),
+                            status,
+                            IDEMPOTENCY_HEADER,
+                        )
                     key = request.headers.get(IDEMPOTENCY_HEADER) if idempotent else None
                     if key is None:
                         result = view(ctx, **params)
@@ -258,6 +274,13 @@ class Api:
                         )
                         return json_response(result, status, {"Idempotent-Replayed": "true"} if replayed else None)
                 except errors.DomainError as exc:
+                    if guard is not None:
+                        try:
+                            retried = guards.answer_for_retry(guard, exc, IDEMPOTENCY_HEADER)
+                        except errors.DomainError as refusal:
+                            return domain_error_response(refusal)
+                        if retried is not None:
+                            return json_response(retried[0], retried[1], {"Idempotent-Replayed": "true"})
                     if dialect is not None:
                         return dialect.render_refusal(exc, params)
                     return domain_error_response(exc)

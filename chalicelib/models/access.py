@@ -10,9 +10,9 @@ counters; a refused transaction becomes the domain error its cancellation reason
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import QueryError
@@ -21,7 +21,16 @@ from pynamodb.models import Model
 from chalicelib.domain import open311
 from chalicelib.domain.assets import LampStatus, room_prefix
 from chalicelib.domain.lifecycle import OPEN_STATES, Status
-from chalicelib.errors import Conflict, DomainError, FieldProblem, InvalidQuery, NotFound, StaleVersion, WriteConflict
+from chalicelib.errors import (
+    AlreadyApplied,
+    Conflict,
+    DomainError,
+    FieldProblem,
+    InvalidQuery,
+    NotFound,
+    StaleVersion,
+    WriteConflict,
+)
 from chalicelib.models import sla
 from chalicelib.models.base import bind_tables
 from chalicelib.models.registry import (
@@ -37,6 +46,10 @@ from chalicelib.models.registry import (
 from chalicelib.models.sla_policies import SlaPolicyRevisionModel
 from chalicelib.models.tickets import DIMENSION_ORDER, LIST_INDEXES, TicketEventModel, TicketModel
 from chalicelib.models.transactions import Transaction, TransactionRefused
+from chalicelib.models.write_guards import GUARD_LABEL, add_guard
+
+if TYPE_CHECKING:
+    from chalicelib.guards import SealedGuard
 
 T = TypeVar("T", bound=Model)
 
@@ -218,7 +231,12 @@ def add_rooms(rooms: Iterable[RoomModel]) -> None:
 
 
 def _commit(tx: Transaction) -> None:
-    tx.commit(_connection())
+    try:
+        tx.commit(_connection())
+    except TransactionRefused as exc:
+        if GUARD_LABEL in exc.failed:  # the key was used before: whatever else failed, it is a retry
+            raise AlreadyApplied("this Idempotency-Key was used before") from exc
+        raise
 
 
 def _unexpected(exc: TransactionRefused, what: str) -> DomainError:
@@ -527,13 +545,19 @@ def apply_transition(
     lamp_ids: Sequence[str],
     open_fault_delta: int,
     lamp_histories: Sequence[LampHistoryModel],
+    guard: SealedGuard | None = None,
+    extra: Callable[[Transaction], None] | None = None,
 ) -> None:
     """Writes a changed ticket (its VersionAttribute: only if nobody changed it since it was read),
-    its audit event, the open-fault counter of its lamps and their history lines, all or nothing.
-    A stale version is `StaleVersion` with the current version and status."""
+    its audit event, the open-fault counter of its lamps and their history lines, all or nothing;
+    with a mobile write's guard (a used key: `AlreadyApplied`) and `extra` writes of the same change
+    (e.g. parts taken from stock). A stale version is `StaleVersion` with the current version and status."""
     met = sla.newly_met(ticket)  # before the keys are set: the milestones this change meets
     _set_list_keys(ticket)
     tx = Transaction()
+    add_guard(tx, guard)
+    if extra is not None:
+        extra(tx)
     tx.put(ticket, label="ticket")
     tx.put(event, condition=TicketEventModel.seq.does_not_exist(), label="event")
     for record, actions in sla.met_record_updates(ticket, met):  # a breached milestone met: when, how late

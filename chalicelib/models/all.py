@@ -1,6 +1,15 @@
 """Imports every model module so that MODELS lists every table."""
 
-from chalicelib.models import idempotency, open311, rate_limits, registry, sla, sla_policies, tickets  # noqa: F401
+from chalicelib.models import (  # noqa: F401
+    idempotency,
+    open311,
+    rate_limits,
+    registry,
+    sla,
+    sla_policies,
+    tickets,
+    write_guards,
+)
 from chalicelib.models.base import MODELS, bind_tables, create_all_tables
 
 __all__ = ["MODELS", "bind_tables", "create_all_tables"]

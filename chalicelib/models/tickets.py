@@ -151,6 +151,15 @@ class TicketModel(Model):
     milestones = JSONAttribute(default=dict)  # action -> ISO time of the first time it happened
     resolution = JSONAttribute(default=dict)
     sign_off = JSONAttribute(default=dict)
+    # The engineer's visit (issue 11): each JSON object keeps the server time and the device's time
+    # (`device_at`) side by side. travel {started_at, eta, device_at}; check_in {at, device_at, lat, lon,
+    # accuracy_m, distance_m, inside_fence}; work {cause, category, actions, parts, swap, recorded_at, by};
+    # visit_photos [{photo_id, stage, key, content_type, size, at}]; check_out {at, device_at}.
+    travel = JSONAttribute(null=True)
+    check_in = JSONAttribute(null=True)
+    work = JSONAttribute(null=True)
+    visit_photos = JSONAttribute(default=list)
+    check_out = JSONAttribute(null=True)
     event_count = NumberAttribute(default=0)
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()

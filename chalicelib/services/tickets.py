@@ -8,7 +8,7 @@ a stale write into a 409 `stale_version`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from chalicelib.auth import Principal, Role
@@ -18,6 +18,7 @@ from chalicelib.domain.policy import LEVEL_COLOURS
 from chalicelib.domain.public_reports import mask_phone
 from chalicelib.domain.tickets import Category, Source, new_public_ref, ticket_ref
 from chalicelib.errors import Conflict, FieldProblem, Forbidden, InvalidInput, InvalidQuery, NotFound, StaleVersion
+from chalicelib.guards import SealedGuard
 from chalicelib.models import access
 from chalicelib.models.access import (
     ContractModel,
@@ -76,6 +77,8 @@ class TicketStore(Protocol):
         lamp_ids: Sequence[str],
         open_fault_delta: int,
         lamp_histories: Sequence[LampHistoryModel],
+        guard: SealedGuard | None = None,
+        extra: Callable[[Any], None] | None = None,
     ) -> None: ...
 
 

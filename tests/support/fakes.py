@@ -9,12 +9,13 @@ depends on them can be tested without AWS, HTTP or moto.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from pynamodb.models import Model
 
-from chalicelib.errors import NotFound, StaleVersion
+from chalicelib.errors import AlreadyApplied, NotFound, StaleVersion
+from chalicelib.guards import SealedGuard
 from chalicelib.models.access import (
     ContractModel,
     LampHistoryModel,
@@ -45,6 +46,7 @@ class InMemoryTicketStore:
         self.history: dict[str, list[LampHistoryModel]] = {}
         self._counters: dict[str, itertools.count[int]] = {}
         self.writes = 0  # transactions committed
+        self.guards: dict[str, str] = {}  # guard id -> the stored answer
 
     # ---- set-up helpers for tests ----
     def add(self, *items: Model) -> None:
@@ -125,7 +127,11 @@ class InMemoryTicketStore:
         lamp_ids: Sequence[str],
         open_fault_delta: int,
         lamp_histories: Sequence[LampHistoryModel],
+        guard: SealedGuard | None = None,
+        extra: Callable[[Any], None] | None = None,
     ) -> None:
+        if guard is not None and guard.guard.guard_id in self.guards:
+            raise AlreadyApplied("this Idempotency-Key was used before")
         stored = self.tickets[ticket.ticket_id]
         if stored.version != ticket.version:  # the VersionAttribute's condition
             raise StaleVersion(
@@ -139,4 +145,6 @@ class InMemoryTicketStore:
             self.lamps[lamp_id].open_tickets += open_fault_delta
         for history in lamp_histories:
             self.history.setdefault(history.lamp_id, []).append(_copy(history))
+        if guard is not None:
+            self.guards[guard.guard.guard_id] = guard.answer_json
         self.writes += 1
