@@ -4,8 +4,9 @@ A label's QR code holds the lamp's report URL with its *current* token: labels p
 token rotation stop working and must be reprinted.
 
 fpdf2 and segno are imported inside `render_sheet` only, so `import app` never pays for them
-(cold start). The text is set in two fonts shipped in `chalicelib/fonts/` (see its README): fpdf2's
-built-in fonts are Latin-1 only and would raise on a Chinese school name. Never imports chalice or boto3.
+(cold start). The text is set in two fonts shipped in `chalicelib/fonts/` (see its README), parsed once per
+process by `pdf_fonts`: fpdf2's built-in fonts are Latin-1 only and would raise on a Chinese school name.
+Never imports chalice or boto3.
 """
 
 from __future__ import annotations
@@ -13,20 +14,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.errors import NotFound
 from chalicelib.models import access
 from chalicelib.models.access import SchoolModel
+from chalicelib.services import pdf_fonts
 from chalicelib.services.registry import report_url
 
 if TYPE_CHECKING:
     from fpdf import FPDF
 
-FONTS_DIR = Path(__file__).resolve().parent.parent / "fonts"
-MAIN_FONT = FONTS_DIR / "DejaVuSans.ttf"  # Latin, digits, punctuation
-CJK_FONT = FONTS_DIR / "DroidSansFallbackFull.ttf"  # Chinese; has no Latin glyphs, hence the fallback pair
 
 # A4 portrait cut into 3 x 7 labels of 66.7 x 41 mm inside a 5 mm margin that office printers
 # can reach (full-bleed 70 x 42.4 cells would put the outer labels' text into the unprintable edge).
@@ -184,8 +182,7 @@ def render_sheet(labels: Sequence[Label], title: str) -> bytes:
     pdf.c_margin = 0
     pdf.set_title(title)
     pdf.set_creator("lampcare")
-    pdf.add_font("main", fname=str(MAIN_FONT))
-    pdf.add_font("cjk", fname=str(CJK_FONT))
+    pdf_fonts.use_fonts(pdf)  # "main" and "cjk", parsed once per process
     pdf.set_fallback_fonts(["cjk"], exact_match=False)
     pdf.set_font("main", size=8)
     sheet = _Sheet(pdf)
