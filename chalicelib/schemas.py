@@ -30,6 +30,22 @@ from chalicelib.schemas_open311 import (  # noqa: F401 - Open311 GeoReport v2's 
     Open311ServiceOut,
     Open311ServicesOut,
 )
+from chalicelib.schemas_parts import (  # noqa: F401 - parts and stock (issue 11.6), named like every other
+    LocationIn,
+    LocationListQuery,
+    LocationOut,
+    LocationPageOut,
+    MoveStockIn,
+    PartIn,
+    PartListQuery,
+    PartOut,
+    PartPageOut,
+    StockLevelOut,
+    StockMovementLegOut,
+    StockMovementOut,
+    StockMovementPageOut,
+    StockOut,
+)
 from chalicelib.schemas_sla import (  # noqa: F401 - the ticket's SLA view (issue 10), named like every other
     SlaMilestoneOut,
     SlaNotificationOut,

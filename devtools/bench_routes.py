@@ -53,6 +53,9 @@ class World:
     sla_revision: int = 1  # the scratch contract's SLA policy revision, for the next putSlaPolicy
     serials: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     codes: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # parts and stock (issue 11.6): a catalogue of 3 parts, a depot holding them, eng-1's van
+    depot_id: str = ""
+    van_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -487,6 +490,87 @@ CASES: list[Case] = [
         "a ticket's audit trail (5 events)",
         lambda w: Call("GET", f"/tickets/{w.ticket['ticket_id']}/events", "manager"),
     ),
+    # ---- parts and stock (issue 11.6) ----
+    Case(
+        "GET",
+        "/parts",
+        "the parts catalogue (a page: up to 50; the create case adds parts)",
+        lambda w: Call("GET", "/parts", "engineer"),
+    ),
+    Case(
+        "GET",
+        "/parts",
+        "the parts that fit a lamp model (2: Query + BatchGet)",
+        lambda w: Call("GET", "/parts?lamp_model=EP-LED-40", "engineer"),
+    ),
+    Case(
+        "POST",
+        "/parts",
+        "add a part to the catalogue (fits 2 models)",
+        lambda w: Call(
+            "POST",
+            "/parts",
+            "parts_manager",
+            {"sku": f"BP-{next(w.codes)}", "name": "驱动电源 40W", "fits_models": ["EP-LED-40", "EP-BB-36"]},
+        ),
+        201,
+    ),
+    Case(
+        "GET",
+        "/locations",
+        "list depots and vans (a page: up to 50; the create case adds depots)",
+        lambda w: Call("GET", "/locations", "dispatcher"),
+    ),
+    Case(
+        "POST",
+        "/locations",
+        "create a depot",
+        lambda w: Call("POST", "/locations", "parts_manager", {"kind": "depot", "name": f"Depot {next(w.codes)}"}),
+        201,
+    ),
+    Case(
+        "GET",
+        "/stock/{location_id}",
+        "a depot's stock with the 3 % flag (every part: 3 + those the create case adds)",
+        lambda w: Call("GET", f"/stock/{w.depot_id}", "parts_manager"),
+    ),
+    Case(
+        "GET",
+        "/stock/{location_id}",
+        "an engineer reads his van's stock",
+        lambda w: Call("GET", f"/stock/{w.van_id}", "engineer", sub="eng-1"),
+    ),
+    Case(
+        "POST",
+        "/stock/movements",
+        "receive parts into the depot (one level, one leg)",
+        lambda w: Call(
+            "POST",
+            "/stock/movements",
+            "parts_manager",
+            {"kind": "received", "sku": "BP-DRV", "qty": 5, "to_location_id": w.depot_id},
+        ),
+        201,
+    ),
+    Case(
+        "POST",
+        "/stock/movements",
+        "issue one part depot -> van, with an Idempotency-Key (a new key)",
+        lambda w: Call(
+            "POST",
+            "/stock/movements",
+            "parts_manager",
+            {"kind": "issued", "sku": "BP-DRV", "qty": 1, "from_location_id": w.depot_id, "to_location_id": w.van_id},
+            idempotency_key=f"bench-move-{next(w.serials)}",
+        ),
+        201,
+    ),
+    Case(
+        "GET",
+        "/stock/{location_id}/movements",
+        "a depot's movement log (a page of 50)",
+        lambda w: Call("GET", f"/stock/{w.depot_id}/movements", "parts_manager"),
+    ),
 ]
 
 
@@ -667,7 +751,23 @@ def seed(stack: Stack) -> World:
     w.assign_ticket = move(move(ticket(lamps[5]), "triage", level=2), "assign", assignee_id="eng-1")
     r = move(move(ticket(lamps[6]), "triage", level=2), "assign", assignee_id="eng-1")
     w.resolve_ticket = move(r, "acknowledge", "engineer", "eng-1")
+    _seed_stock(stack, w)
     return w
+
+
+def _seed_stock(stack: Stack, w: World) -> None:
+    """Parts and stock (issue 11.6): 3 parts, a depot holding 1,000 of each, eng-1's van."""
+    for sku, fits in (("BP-DRV", ["EP-LED-40"]), ("BP-LENS", ["EP-LED-40"]), ("BP-TUBE", ["EP-BB-36"])):
+        body = {"sku": sku, "name": sku, "fits_models": fits, "installed_qty": 2000}
+        stack.ok(stack.request("POST", "/parts", "parts_manager", body), 201, "part")
+    w.depot_id = stack.ok(
+        stack.request("POST", "/locations", "parts_manager", {"kind": "depot", "name": "Bench depot"}), 201, "depot"
+    )["location_id"]
+    van = {"kind": "van", "name": "eng-1's van", "engineer_id": "eng-1"}
+    w.van_id = stack.ok(stack.request("POST", "/locations", "parts_manager", van), 201, "van")["location_id"]
+    for sku in ("BP-DRV", "BP-LENS", "BP-TUBE"):
+        body = {"kind": "received", "sku": sku, "qty": 1000, "to_location_id": w.depot_id}
+        stack.ok(stack.request("POST", "/stock/movements", "parts_manager", body), 201, "receipt")
 
 
 # ---- measure -------------------------------------------------------------------------------------

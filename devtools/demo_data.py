@@ -143,11 +143,45 @@ def seed(now: dt.datetime | None = None) -> dict[str, Any]:
         now,
     )
     open311_demo_key()
+    seed_stock(now)
     return {
         "contract": contract.model_dump(mode="json"),
         "schools": [s.model_dump(mode="json") for s in schools],
         "first_lamp": lamps[2].model_dump(mode="json"),
     }
+
+
+# Parts and stock (issue 11.6, D-P): the two demo lamp models' common spares, with the installed quantity
+# the 3 % rule (D-P1) is measured against. The depot holds too few lens covers, so one part is flagged.
+DEMO_PARTS = [
+    # sku, name, unit, fits, installed, in the depot
+    ("DRV-40W", "LED 驱动电源 40W", "个", ["EP-LED-40"], 96, 6),
+    ("LENS-EP40", "防眩光扩散罩 (EP-LED-40)", "个", ["EP-LED-40"], 96, 1),
+    ("DRV-36W", "黑板灯驱动电源 36W", "个", ["EP-BB-36"], 32, 2),
+    ("HANGER", "吊装组件", "套", ["EP-LED-40", "EP-BB-36"], 128, 10),
+]
+
+
+def seed_stock(now: dt.datetime) -> dict[str, str]:
+    """The catalogue, the city's depot with stock, and the demo engineer's van with a few drivers."""
+    from chalicelib.schemas import LocationIn, MoveStockIn, PartIn
+    from chalicelib.services import parts
+
+    manager = Principal(sub=DEMO_SUBS["parts_manager"], roles=frozenset({Role.PARTS_MANAGER}))
+    for sku, name, unit, fits, installed, _ in DEMO_PARTS:
+        parts.create_part(
+            PartIn(sku=sku, name=name, unit=unit, fits_models=fits, installed_qty=installed), manager, now
+        )
+    depot = parts.create_location(LocationIn(kind="depot", name="上海静安备件库"), manager, now).location_id
+    van = parts.create_location(
+        LocationIn(kind="van", name=f"{DEMO_NAMES['engineer']}'s van", engineer_id=DEMO_SUBS["engineer"]), manager, now
+    ).location_id
+    for sku, *_, held in DEMO_PARTS:
+        move = {"kind": "received", "sku": sku, "qty": held, "to_location_id": depot, "note": "opening stock"}
+        parts.move_stock(MoveStockIn.model_validate(move), manager, now)
+    issue = {"kind": "issued", "sku": "DRV-40W", "qty": 2, "from_location_id": depot, "to_location_id": van}
+    parts.move_stock(MoveStockIn.model_validate(issue), manager, now)
+    return {"depot": depot, "van": van}
 
 
 def registry_page(limit: int) -> Any:

@@ -45,6 +45,11 @@ CONFLICTS: dict[str, str] = {
     "the current one); reload it and apply the change again.",
     "transitionTicket": "`stale_version` (send `current_version` after reloading) or `illegal_transition` "
     "(the body names `current_status` and `allowed_actions`), or a merge into a closed ticket.",
+    # parts and stock (issue 11.6)
+    "createPart": "A part with this SKU is in the catalogue.",
+    "createLocation": "The engineer already has a van.",
+    "moveStock": "`insufficient_stock`: the source holds less than `qty` (the body names `sku`, `location_id` and "
+    "`available`; nothing changed); or a request with the same Idempotency-Key is still being processed.",
 }
 
 ERROR_TEXT = {

@@ -7,6 +7,7 @@ from chalicelib.models import (  # noqa: F401
     registry,
     sla,
     sla_policies,
+    stock,
     tickets,
     write_guards,
 )

@@ -1,0 +1,117 @@
+"""Spare parts and stock (issue 11.6, D-P): catalogue, locations, levels, movements."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chalicelib.auth import STAFF, Role
+from chalicelib.handlers._api import Api, RequestContext
+from chalicelib.lazy import lazy_module
+
+if TYPE_CHECKING:  # mypy checks every call against the service's signature; at run time it loads on first use
+    from chalicelib.schemas_parts import (
+        LocationOut,
+        LocationPageOut,
+        PartOut,
+        PartPageOut,
+        StockMovementOut,
+        StockMovementPageOut,
+        StockOut,
+    )
+    from chalicelib.services import parts
+else:
+    parts = lazy_module("chalicelib.services.parts")
+
+api = Api(__name__)
+
+KEEPERS = [Role.PARTS_MANAGER, Role.ADMIN]
+# Engineers read their own van only (the service checks); the others read any location.
+READERS = [
+    Role.PARTS_MANAGER,
+    Role.ADMIN,
+    Role.DISPATCHER,
+    Role.MANAGER,
+    Role.PROJECT_LEAD,
+    Role.TECHNICAL_MANAGER,
+    Role.ENGINEER,
+]
+
+
+@api.route("/parts", "GET", operation_id="listParts", response="PartPageOut", roles=STAFF, query="PartListQuery")
+def list_parts(ctx: RequestContext) -> PartPageOut:
+    """The parts catalogue by SKU, each with D-P1's minimum stock; `lamp_model` lists the parts that fit
+    that model (D-P2: a similar model may substitute)."""
+    return parts.list_parts(ctx.query, ctx.principal)
+
+
+@api.route("/parts", "POST", operation_id="createPart", response="PartOut", roles=KEEPERS, body="PartIn", status=201)
+def create_part(ctx: RequestContext) -> PartOut:
+    """Adds a part to the catalogue. A SKU already there is 409 `conflict` naming `sku`."""
+    return parts.create_part(ctx.body, ctx.principal)
+
+
+@api.route(
+    "/locations",
+    "GET",
+    operation_id="listLocations",
+    response="LocationPageOut",
+    roles=STAFF,
+    query="LocationListQuery",
+)
+def list_locations(ctx: RequestContext) -> LocationPageOut:
+    """Depots and vans by kind and name; `engineer_id` finds an engineer's van."""
+    return parts.list_locations(ctx.query, ctx.principal)
+
+
+@api.route(
+    "/locations",
+    "POST",
+    operation_id="createLocation",
+    response="LocationOut",
+    roles=KEEPERS,
+    body="LocationIn",
+    status=201,
+)
+def create_location(ctx: RequestContext) -> LocationOut:
+    """A depot (the local store, D-P1) or an engineer's van (one per engineer: a second is 409)."""
+    return parts.create_location(ctx.body, ctx.principal)
+
+
+@api.route("/stock/{location_id}", "GET", operation_id="getStock", response="StockOut", roles=READERS)
+def get_stock(ctx: RequestContext, location_id: str) -> StockOut:
+    """The stock at a depot or van. At a depot every catalogue part is listed with D-P1's flag
+    (`below_minimum`: less than 3 % of the installed quantity); a van lists what it holds.
+    An engineer reads his own van only (403 otherwise)."""
+    return parts.get_stock(location_id, ctx.principal)
+
+
+@api.route(
+    "/stock/movements",
+    "POST",
+    operation_id="moveStock",
+    response="StockMovementOut",
+    roles=[*KEEPERS, Role.ENGINEER],
+    body="MoveStockIn",
+    status=201,
+    idempotent=True,
+)
+def move_stock(ctx: RequestContext) -> StockMovementOut:
+    """Records one movement: received, issued, prepared (for a ticket, D-P3), returned or adjusted; the
+    levels and the log change together or not at all. Taking more than a location holds is 409
+    `insufficient_stock` naming `sku`, `location_id` and `available`; nothing changes. An engineer may
+    only return parts from his own van. Send an `Idempotency-Key` to retry safely."""
+    return parts.move_stock(ctx.body, ctx.principal)
+
+
+@api.route(
+    "/stock/{location_id}/movements",
+    "GET",
+    operation_id="listStockMovements",
+    response="StockMovementPageOut",
+    roles=READERS,
+    query="PageQuery",
+)
+def list_stock_movements(ctx: RequestContext, location_id: str) -> StockMovementPageOut:
+    """A location's movement log, newest first; each entry's `delta` is its change there, so the log adds
+    up to the level. An engineer reads his own van's only."""
+    return parts.list_movements(location_id, ctx.query, ctx.principal)
