@@ -35,6 +35,9 @@ class Settings:
     # ARN prefix of the per-role SNS topics (topic = prefix + role, e.g. "...:lampcare-prod-project_lead").
     sla_state_machine_arn: str = ""
     role_topic_arn_prefix: str = ""
+    # A notification claimed this long ago and still pending is taken over by the reconciliation (its
+    # writer died between claim and result). Far above a timer's claim-to-result time (retries included).
+    notification_lease_seconds: int = 300
     public_base_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 4_000_000  # Lambda takes 6 MB; binary uploads arrive base64-encoded (x4/3)

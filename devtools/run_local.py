@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> None:
     sla_timer.use_utc()  # moto's Step Functions compare UTC deadlines with the local clock
     os.environ["MOTO_PORT"] = str(moto_port)  # where moto's Step Functions send their DynamoDB and SNS calls
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF lines in the console
+    # a notification claimed by a timer stopped mid-delivery is sent by the reconciliation after this lease
+    os.environ.setdefault("LAMPCARE_NOTIFICATION_LEASE_SECONDS", "15")
 
     from moto.server import ThreadedMotoServer
 

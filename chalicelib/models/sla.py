@@ -15,6 +15,12 @@ breach or escalation adds 1 to the ticket's `version`, so a change based on an e
 attributes (from the ticket's `milestones`), and `next_due_at`/`sla_due`, the sparse `by_next_due`
 index's key: present exactly while an entry has work left. The reconciliation Queries that index
 for `next_due_at <= now`, so what it reads does not grow with the tickets that are not due.
+
+A notification is claimed (result pending) before it is published and its result stored after. A
+writer that dies in between (an execution stopped by a level change, a failed task, a Lambda
+timeout) would leave it pending for ever, so the claim also sets `undelivered`, the sparse
+`by_undelivered` index's key, and storing the result REMOVEs it: the reconciliation Queries that
+index for claims older than a lease (`stale_claims`) and takes each over (`reclaim_notification`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.expressions.update import Action
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.domain import sla_timer
@@ -37,6 +44,7 @@ from chalicelib.models.tickets import TicketModel
 
 DUE = "due"  # the by_next_due index's one hash key: a ticket is in the index while something is due
 CONDITION_FAILED = "ConditionalCheckFailedException"
+UNDELIVERED = "pending"  # the by_undelivered index's one hash key: a claim is in the index until its result is stored
 _DATETIME = UTCDateTimeAttribute()
 
 
@@ -71,6 +79,19 @@ class SlaRecordModel(Model):
     lateness_seconds = NumberAttribute(null=True)  # met_at - deadline
 
 
+class NotificationsByUndelivered(GlobalSecondaryIndex["NotificationModel"]):
+    """Claims whose delivery result is not stored yet, oldest claim first. Sparse: `undelivered` is set
+    by the claim and REMOVEd with the result (store_delivery, the state machine's StoreDelivery and
+    StoreFailure), so in normal running the index is empty but for the claims being sent right now."""
+
+    class Meta:
+        index_name = "by_undelivered"
+        projection = KeysOnlyProjection()
+
+    undelivered = UnicodeAttribute(hash_key=True)
+    at = UnicodeAttribute(range_key=True)  # the claim's time
+
+
 @register
 class NotificationModel(Model):
     """Every notification sent about a ticket (issue 10.6): who (role), what, when, channel and the
@@ -92,10 +113,14 @@ class NotificationModel(Model):
     message = UnicodeAttribute(default="")
     level = NumberAttribute(default=0)
     sla_version = NumberAttribute(default=0)
-    at = UnicodeAttribute(null=True)  # ISO, when it was claimed
+    school_id = UnicodeAttribute(default="")  # for the SNS message attributes when the claim is taken over
+    at = UnicodeAttribute(null=True)  # ISO, when it was claimed (or last taken over)
     result = UnicodeAttribute(default="pending")  # pending, sent, failed
     message_id = UnicodeAttribute(null=True)  # SNS MessageId when sent
     error = UnicodeAttribute(null=True)  # why it was not delivered
+    undelivered = UnicodeAttribute(null=True)  # UNDELIVERED from the claim until the result is stored
+
+    by_undelivered = NotificationsByUndelivered()
 
 
 # ---- the ticket's timer keys ------------------------------------------------------------------------
@@ -294,6 +319,17 @@ def notification_key(entry: Entry, role: str) -> str:
     return f"open.{role}" if entry.kind == "notify" else f"{entry.key}.{role}"
 
 
+def sns_attributes(ticket_id: str, school_id: str, role: str, reason: str, level: int) -> dict[str, Any]:
+    """The SNS message attributes of a notification (subscribers filter on them)."""
+    return {
+        "ticket_id": {"DataType": "String", "StringValue": ticket_id},
+        "school_id": {"DataType": "String", "StringValue": school_id or "-"},
+        "role": {"DataType": "String", "StringValue": role},
+        "reason": {"DataType": "String", "StringValue": reason},
+        "level": {"DataType": "Number", "StringValue": str(level)},
+    }
+
+
 def _note(entry: Entry, facts: TicketFacts, note: Note) -> dict[str, Any]:
     key = {"ticket_id": _s(facts.ticket_id), "notification_key": _s(notification_key(entry, note.role))}
     reason = {"notify": "opened", "breach": "breach", "escalation": "escalation"}[entry.kind]
@@ -308,20 +344,15 @@ def _note(entry: Entry, facts: TicketFacts, note: Note) -> dict[str, Any]:
         "message": _s(note.message),
         "level": _n(facts.level),
         "sla_version": _n(facts.sla_version),
+        "school_id": _s(facts.school_id),
         "result": _s("pending"),
-    }
-    attributes = {
-        "ticket_id": {"DataType": "String", "StringValue": facts.ticket_id},
-        "school_id": {"DataType": "String", "StringValue": facts.school_id or "-"},
-        "role": {"DataType": "String", "StringValue": note.role},
-        "reason": {"DataType": "String", "StringValue": reason},
-        "level": {"DataType": "Number", "StringValue": str(facts.level)},
+        "undelivered": _s(UNDELIVERED),  # in by_undelivered until the result is stored
     }
     return {
         "topic_arn": note.topic_arn,
         "subject": note.subject[:99],  # SNS: under 100 characters
         "message": note.message,
-        "attributes": attributes,
+        "attributes": sns_attributes(facts.ticket_id, facts.school_id, note.role, reason, facts.level),
         "key": key,
         "item": item,
     }
@@ -398,12 +429,15 @@ def claim_notification(item: dict[str, Any], at: dt.datetime) -> bool:
 
 
 def store_delivery(key: dict[str, Any], *, message_id: str | None = None, error: str | None = None) -> None:
+    """The delivery result; the claim leaves the by_undelivered index (nothing left to recover)."""
     if message_id is not None:
         update, values = "SET #result = :r, #message_id = :m", {":r": _s("sent"), ":m": _s(message_id)}
         names = {"#result": "result", "#message_id": "message_id"}
     else:
         update, values = "SET #result = :r, #error = :e", {":r": _s("failed"), ":e": _s(error or "unknown error")}
         names = {"#result": "result", "#error": "error"}
+    update += " REMOVE #undelivered"
+    names["#undelivered"] = "undelivered"
     _client().update_item(
         TableName=NotificationModel.Meta.table_name,
         Key=key,
@@ -411,6 +445,30 @@ def store_delivery(key: dict[str, Any], *, message_id: str | None = None, error:
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
     )
+
+
+def reclaim_notification(ticket_id: str, key: str, claimed_at: str, at: dt.datetime) -> bool:
+    """Takes over a claim whose writer has not stored a result: only if it is still pending with the
+    claim time read (`claimed_at`), so of several reconciliations one wins and a claim taken over is
+    not taken again before its new lease runs out. False when refused (delivered or taken meanwhile)."""
+    try:
+        _client().update_item(
+            TableName=NotificationModel.Meta.table_name,
+            Key={"ticket_id": _s(ticket_id), "notification_key": _s(key)},
+            UpdateExpression="SET #at = :at",
+            ConditionExpression="#result = :pending AND #at = :claimed_at AND attribute_exists(#undelivered)",
+            ExpressionAttributeNames={"#at": "at", "#result": "result", "#undelivered": "undelivered"},
+            ExpressionAttributeValues={
+                ":at": _s(sla_timer.due_text(at)),
+                ":pending": _s("pending"),
+                ":claimed_at": _s(claimed_at),
+            },
+        )
+    except ClientError as exc:
+        if _refused(exc):
+            return False
+        raise
+    return True
 
 
 def repair_next_due(ticket: TicketModel, expected: str | None) -> bool:
@@ -466,6 +524,25 @@ def tickets_with_timers(*, page_size: int = 500) -> list[str]:
     """Every ticket with an entry still to do, due or not (re-arming timers after a local restart)."""
     bind_tables()
     return [t.ticket_id for t in TicketModel.by_next_due.query(DUE, page_size=page_size)]
+
+
+def stale_claims(claimed_by: dt.datetime, *, limit: int) -> list[tuple[str, str]]:
+    """(ticket_id, notification_key) of the claims made by `claimed_by` whose result is not stored, oldest
+    first: one Query on the sparse by_undelivered index (keys only), so delivered notifications are
+    never read."""
+    bind_tables()
+    found = NotificationModel.by_undelivered.query(
+        UNDELIVERED, NotificationModel.at <= sla_timer.due_text(claimed_by), limit=limit, page_size=limit
+    )
+    return [(n.ticket_id, n.notification_key) for n in found]
+
+
+def get_notification_consistent(ticket_id: str, key: str) -> NotificationModel | None:
+    bind_tables()
+    try:
+        return NotificationModel.get(ticket_id, key, consistent_read=True)
+    except NotificationModel.DoesNotExist:
+        return None
 
 
 def get_ticket_consistent(ticket_id: str) -> TicketModel | None:

@@ -9,6 +9,7 @@
   stops the timer when the change left it nothing to do. A failed start never fails the request:
   it is logged, and the reconciliation (services.sweeps) catches the entries that timer missed.
 - `catch_up`: the reconciliation's work on one due ticket, through the same writes as the timer.
+- `redeliver_stale`: the reconciliation's takeover of notifications claimed and never settled.
 
 The policy's escalation data is read through one adapter, `_ladder`.
 """
@@ -185,15 +186,64 @@ def send(ticket_id: str, prepared: dict[str, Any], now: dt.datetime) -> str:
     if prepared["record"] is not None:
         store.write_record(prepared["record"], now, RECONCILER)
     for note in prepared["notify"]:
-        if not store.claim_notification(note["item"], now):
-            continue
-        try:
-            message_id = timers.publish(note["topic_arn"], note["subject"], note["message"], note["attributes"])
-        except Exception as exc:  # noqa: BLE001 - an undelivered notification is stored with its error
-            store.store_delivery(note["key"], error=f"{type(exc).__name__}: {exc}"[:500])
-        else:
-            store.store_delivery(note["key"], message_id=message_id)
+        if store.claim_notification(note["item"], now):
+            _deliver(note["key"], note["topic_arn"], note["subject"], note["message"], note["attributes"])
     return "written"
+
+
+def _deliver(key: dict[str, Any], topic: str, subject: str, message: str, attributes: dict[str, Any]) -> str:
+    """Publishes a claimed notification and stores the result ("sent" or "failed")."""
+    try:
+        message_id = timers.publish(topic, subject, message, attributes)
+    except Exception as exc:  # noqa: BLE001 - an undelivered notification is stored with its error
+        store.store_delivery(key, error=f"{type(exc).__name__}: {exc}"[:500])
+        return "failed"
+    store.store_delivery(key, message_id=message_id)
+    return "sent"
+
+
+@dataclass(frozen=True)
+class Redelivered:
+    """A notification claimed by a writer that never stored its result, sent by the reconciliation."""
+
+    ticket_id: str
+    key: str
+    role: str
+    claimed_at: str
+    result: str  # sent or failed
+
+
+def redeliver_stale(claimed_by: dt.datetime, now: dt.datetime, *, limit: int) -> list[Redelivered]:
+    """Sends the notifications claimed by `claimed_by` (now less the lease) whose result was never stored.
+
+    Each is taken over first (conditional: still pending, same claim time), so it is published at most
+    once per claim. The trade-off: a writer still alive after the lease (a stalled publish) may publish
+    too, so a notification is delivered at least once, and twice only when its writer outlives the
+    lease; without the takeover a dead writer's notification would never be delivered."""
+    done = []
+    for ticket_id, key in store.stale_claims(claimed_by, limit=limit):
+        note = store.get_notification_consistent(ticket_id, key)
+        if note is None or note.result != "pending" or note.at is None:
+            continue  # settled since the index was read
+        if not store.reclaim_notification(ticket_id, key, note.at, now):
+            continue  # settled or taken over by another run meanwhile
+        attributes = store.sns_attributes(ticket_id, note.school_id, note.role, note.reason, int(note.level))
+        result = _deliver(
+            {"ticket_id": {"S": ticket_id}, "notification_key": {"S": key}},
+            note.topic_arn,
+            note.subject,
+            note.message,
+            attributes,
+        )
+        logger.warning(
+            "sla notification taken over by the reconciliation",
+            ticket_id=ticket_id,
+            notification=key,
+            claimed_at=note.at,
+            result=result,
+        )
+        done.append(Redelivered(ticket_id, key, note.role, note.at, result))
+    return done
 
 
 def catch_up(ticket_id: str, bound: dt.datetime, now: dt.datetime) -> tuple[list[CaughtUp], bool]:

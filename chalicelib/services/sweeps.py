@@ -16,6 +16,11 @@ The sweep leaves each entry to its timer for `grace` after it falls due (a timer
 a second of its deadline), so in normal running it writes nothing. At most `page_size` tickets a
 run, earliest first; the rest wait for the next minute and are reported.
 
+It also sends the notifications a writer claimed and never settled (an execution stopped or failed
+between claim and result): one Query on the notifications' sparse `by_undelivered` index for claims
+older than the lease (setting `notification_lease_seconds`), each taken over by a conditional write
+(services.sla_timers.redeliver_stale). In normal running that Query finds nothing.
+
 The clock, the finder and the per-ticket work are injected, so unit tests use in-memory fakes.
 Never imports pynamodb: the reads and writes are `models.sla`.
 """
@@ -31,7 +36,7 @@ from typing import Any, Protocol
 from chalicelib.models.sla import DuePage, due_tickets
 from chalicelib.services import sla_timers
 from chalicelib.services.ids import utcnow
-from chalicelib.services.sla_timers import CaughtUp
+from chalicelib.services.sla_timers import CaughtUp, Redelivered
 
 PAGE_SIZE = 100  # tickets per run: one Query of at most 101 keys, then one GetItem each
 GRACE = dt.timedelta(seconds=10)  # the timer's turn first
@@ -45,6 +50,10 @@ class FindDue(Protocol):
 CatchUp = Callable[[str, dt.datetime, dt.datetime], tuple[list[CaughtUp], bool]]
 
 
+class Redeliver(Protocol):
+    def __call__(self, claimed_by: dt.datetime, now: dt.datetime, *, limit: int) -> list[Redelivered]: ...
+
+
 @dataclass(frozen=True)
 class Reconciliation:
     checked_at: dt.datetime
@@ -54,6 +63,8 @@ class Reconciliation:
     caught: list[CaughtUp] = field(default_factory=list)  # entries written by this run
     repaired: list[str] = field(default_factory=list)  # tickets whose due key was early and put right
     more: bool = False  # more tickets were due than one page
+    redelivered: list[Redelivered] = field(default_factory=list)  # stale claims this run sent
+    claimed_by: dt.datetime | None = None  # claims made by this time and still pending were taken over
 
     def by_level(self) -> dict[int, int]:
         counts = Counter(c.level for c in self.caught)
@@ -73,6 +84,8 @@ class Reconciliation:
             "page_size": self.page_size,
             "more": self.more,
             "entries": [f"{c.ticket_id}:{c.entry}" for c in self.caught],
+            "claims_by": self.claimed_by,
+            "redelivered": [f"{r.ticket_id}:{r.key}" for r in self.redelivered],
         }
 
 
@@ -83,8 +96,15 @@ def reconcile(
     page_size: int = PAGE_SIZE,
     find: FindDue = due_tickets,
     catch_up: CatchUp = sla_timers.catch_up,
+    lease: dt.timedelta | None = None,
+    redeliver: Redeliver = sla_timers.redeliver_stale,
 ) -> Reconciliation:
-    """Writes every timer entry due by `clock() - grace` that its timer has not written."""
+    """Writes every timer entry due by `clock() - grace` that its timer has not written, then sends the
+    notifications claimed by `clock() - lease` (default: the setting) whose result was never stored."""
+    if lease is None:
+        from chalicelib.settings import get_settings
+
+        lease = dt.timedelta(seconds=get_settings().notification_lease_seconds)
     now = clock()
     bound = now - grace
     page = find(bound, limit=page_size)
@@ -95,4 +115,5 @@ def reconcile(
         caught += written
         if fixed:
             repaired.append(ticket_id)
-    return Reconciliation(now, bound, page_size, page.ticket_ids, caught, repaired, page.more)
+    redelivered = redeliver(now - lease, now, limit=page_size)
+    return Reconciliation(now, bound, page_size, page.ticket_ids, caught, repaired, page.more, redelivered, now - lease)

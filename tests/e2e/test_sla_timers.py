@@ -7,7 +7,8 @@ counts in seconds; the reconciliation job runs every 2 s (as EventBridge runs it
 - an acknowledged one does not;
 - a level change in flight moves the deadlines;
 - a timer that was never started (stopped at once, through moto's Step Functions API) is caught by
-  the reconciliation;
+  the reconciliation, and a notification it claimed before it was stopped is sent by the
+  reconciliation once its lease (15 s on the local stage) has run out;
 - no breach is recorded twice and nobody is told twice: every notification stored as sent is one
   message that reached the role's topic (an SQS queue subscribed to every topic), and every message
   that reached a topic is a stored notification.
@@ -44,7 +45,7 @@ TINY_POLICY = {
         {"tier": "technical_manager", "after": "onsite", "delay_minutes": 3 * S, "notify_roles": ["technical_manager"]},
     ],
 }
-PATIENCE = 40.0  # seconds a poll waits before the test fails
+PATIENCE = 40.0  # seconds a poll waits before the test fails (above the local stage's 15 s lease plus a run)
 GRACE = 10.0  # chalicelib.services.sweeps.GRACE: the reconciliation leaves an entry to its timer this long
 MOTO_PORT = free_port()
 
@@ -195,6 +196,11 @@ def delivered(key: str) -> Callable[[Any], bool]:
     return lambda view: any(n["key"] == key and n["result"] != "pending" for n in view["notifications"])
 
 
+def settled(view: Any) -> bool:
+    """Every notification claimed has its delivery result stored (none left pending)."""
+    return all(n["result"] != "pending" for n in view["notifications"])
+
+
 def reconciliation_after(server: LocalServer, moment: dt.datetime) -> dict[str, Any]:
     """The first reconciliation run (the server's log line) that checked entries due up to `moment`."""
     deadline = time.monotonic() + PATIENCE
@@ -262,12 +268,14 @@ def test_a_timer_that_never_started_is_caught_by_the_reconciliation(server, scho
     ticket = open_ticket(server, school, level=4)
     moto.stop_timer(ticket["ticket_id"])
     view = wait_for(server, ticket["ticket_id"], "the reconciliation", delivered("onsite.dispatcher"))
+    # the timer may have claimed an opening notification before the stop reached it: sent after the lease
+    view = wait_for(server, ticket["ticket_id"], "every claim settled", settled)
     by = {b["key"]: b["recorded_by"] for b in view["breaches"]}
     assert by["response"] == by["onsite"] == "reconciliation"
     breach = next(b for b in view["breaches"] if b["key"] == "response")
     late = (parse(breach["recorded_at"]) - parse(ticket["response_due"])).total_seconds()
     assert late >= GRACE  # the timer's turn first
-    assert {n["result"] for n in view["notifications"] if n["reason"] == "breach"} == {"sent"}
+    assert {n["result"] for n in view["notifications"]} == {"sent"}
 
 
 def test_no_breach_is_recorded_twice_and_nobody_is_told_twice(server, school, moto):
@@ -280,7 +288,9 @@ def test_no_breach_is_recorded_twice_and_nobody_is_told_twice(server, school, mo
     assert (run["tickets_due"], run["written"]) == (0, 0), run
     stored: dict[str, str] = {}
     for ticket_id in OPENED:
-        view = sla(server, ticket_id)
+        # a claim whose timer was stopped between claim and result is sent by the reconciliation after
+        # its lease: waited for, then every notification must be sent, and published once
+        view = wait_for(server, ticket_id, "every claim settled", settled)
         keys = [b["key"] for b in view["breaches"]]
         assert len(keys) == len(set(keys)), view["breaches"]
         _, current = server.request("GET", f"/tickets/{ticket_id}", role="dispatcher")

@@ -240,6 +240,95 @@ def test_a_failed_timer_start_does_not_fail_the_report_and_the_reconciliation_ca
     assert {n["result"] for n in view["notifications"]} == {"sent"}
 
 
+class WriterDied(BaseException):
+    """The writer's end between claim and result (a stopped execution, a Lambda timeout): not an error
+    any code catches, so nothing after the claim runs."""
+
+
+def counting_publish(monkeypatch: Any) -> list[tuple[str, str, str]]:
+    """Every message the app publishes, as (ticket_id, reason, role)."""
+    from chalicelib import timers as aws_timers
+
+    real = aws_timers.publish
+    published: list[tuple[str, str, str]] = []
+
+    def publish(topic: str, subject: str, message: str, attributes: dict[str, Any]) -> str:
+        published.append(
+            (
+                attributes["ticket_id"]["StringValue"],
+                attributes["reason"]["StringValue"],
+                attributes["role"]["StringValue"],
+            )
+        )
+        return real(topic, subject, message, attributes)
+
+    monkeypatch.setattr(aws_timers, "publish", publish)
+    return published
+
+
+def notification(client: Any, auth: Any, ticket: dict[str, Any], key: str) -> Any:
+    return next(n for n in sla(client, auth, ticket)["notifications"] if n["key"] == key)
+
+
+def test_a_notification_claimed_by_a_writer_that_died_is_sent_once_by_the_reconciliation_after_its_lease(
+    timers, auth, school, monkeypatch
+):
+    from chalicelib import timers as aws_timers
+
+    def broken(*args: Any, **kwargs: Any) -> str:
+        raise RuntimeError("Step Functions is unavailable")
+
+    def dies(*args: Any, **kwargs: Any) -> str:
+        raise WriterDied()
+
+    monkeypatch.setattr(aws_timers, "start", broken)  # only the reconciliation writes here
+    ticket = make_ticket(timers, auth, school, level=4)
+    opened = parse(ticket["reported_at"])
+    real_publish = aws_timers.publish
+    monkeypatch.setattr(aws_timers, "publish", dies)
+    claimed_at = opened + GRACE + dt.timedelta(seconds=1)  # the opening entry is due, the deadlines not yet
+    with pytest.raises(WriterDied):
+        reconcile(timers, claimed_at)  # claims open.parts_manager and dies before publishing it
+    assert notification(timers, auth, ticket, "open.parts_manager")["result"] == "pending"
+    monkeypatch.setattr(aws_timers, "publish", real_publish)
+    published = counting_publish(monkeypatch)
+    tid = ticket["ticket_id"]
+
+    # inside the lease (the test stage's is minutes long) the claim is its writer's: left alone
+    reconcile(timers, claimed_at + dt.timedelta(seconds=1))
+    assert notification(timers, auth, ticket, "open.parts_manager")["result"] == "pending"
+    assert published == []
+
+    # after it, the next run takes it over and sends it
+    summary = reconcile(timers, claimed_at + dt.timedelta(days=1))
+    note = notification(timers, auth, ticket, "open.parts_manager")
+    assert note["result"] == "sent" and note["message_id"]
+    assert published.count((tid, "opened", "parts_manager")) == 1
+    assert f"{tid}:open.parts_manager" in summary["redelivered"]
+
+    # and a delivered notification is never sent again
+    summary = reconcile(timers, claimed_at + dt.timedelta(days=2))
+    assert notification(timers, auth, ticket, "open.parts_manager")["message_id"] == note["message_id"]
+    assert published.count((tid, "opened", "parts_manager")) == 1
+    assert summary["redelivered"] == []
+    assert [n["key"] for n in sla(timers, auth, ticket)["notifications"] if n["result"] != "sent"] == []
+
+
+def test_a_notification_the_timer_delivered_is_never_taken_over(timers, auth, school, monkeypatch):
+    from chalicelib.models.sla import NotificationModel
+
+    ticket = make_ticket(timers, auth, school, level=2)  # the timer tells the parts manager at once
+    first = wait_for(timers, auth, ticket, "the parts manager told", told("open.parts_manager"))
+    sent = next(n for n in first["notifications"] if n["key"] == "open.parts_manager")
+    published = counting_publish(monkeypatch)
+    summary = reconcile(timers, dt.datetime.now(dt.UTC) + dt.timedelta(days=1))  # every lease long past
+    assert (ticket["ticket_id"], "opened", "parts_manager") not in published
+    assert f"{ticket['ticket_id']}:open.parts_manager" not in summary["redelivered"]
+    assert notification(timers, auth, ticket, "open.parts_manager")["message_id"] == sent["message_id"]
+    stored = NotificationModel.get(ticket["ticket_id"], "open.parts_manager", consistent_read=True)
+    assert stored.undelivered is None  # the state machine's StoreDelivery took it out of the index
+
+
 def test_who_may_read_a_tickets_sla(timers, auth, token, school):
     ticket = make_ticket(timers, auth, school, level=1)
     for role in ("dispatcher", "manager", "technical_manager", "project_lead", "parts_manager", "admin"):

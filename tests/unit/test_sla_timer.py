@@ -204,6 +204,37 @@ def test_notifications_are_keyed_once_per_ticket_role_and_entry():
     assert [n["key"]["notification_key"]["S"] for n in prepared("onsite.3")["notify"]] == ["onsite.3.technical_manager"]
 
 
+def _states(node: Any) -> dict[str, Any]:
+    """Every state of the machine by name, those of the Map's processor included."""
+    found: dict[str, Any] = {}
+    for name, state in node["States"].items():
+        found[name] = state
+        if "ItemProcessor" in state:
+            found.update(_states(state["ItemProcessor"]))
+    return found
+
+
+def test_a_claim_enters_the_undelivered_index_and_every_stored_result_takes_it_out():
+    item = prepared("response")["notify"][0]["item"]
+    assert item["result"] == {"S": "pending"} and item["undelivered"] == {"S": models.UNDELIVERED}
+    index = models.NotificationModel.by_undelivered
+    assert (index.Meta.index_name, index._hash_key_attribute().attr_name) == ("by_undelivered", "undelivered")
+
+    states = _states(json.loads(machine.DEFINITION_PATH.read_text()))
+    stores = {
+        name: state["Parameters"]
+        for name, state in states.items()
+        if state.get("Resource", "").endswith("dynamodb:updateItem")
+        and state["Parameters"].get("TableName") == "${NotificationsTable}"
+    }
+    assert set(stores) == {"StoreDelivery", "StoreFailure"}
+    for name, parameters in stores.items():
+        assert parameters["UpdateExpression"].endswith(" REMOVE #undelivered"), name
+        assert parameters["ExpressionAttributeNames"]["#undelivered"] == "undelivered", name
+    claim = states["Claim"]["Parameters"]
+    assert claim["Item.$"].startswith("States.JsonMerge($.note.item,")  # the item above, undelivered and all
+
+
 # ---- the state machine reads what the input carries ---------------------------------------------------
 
 
