@@ -40,6 +40,7 @@ from chalicelib.schemas_parts import (  # noqa: F401 - parts and stock (issue 11
     PartListQuery,
     PartOut,
     PartPageOut,
+    PartUpdateIn,
     StockLevelOut,
     StockMovementLegOut,
     StockMovementOut,

@@ -64,6 +64,18 @@ class PartIn(_In):
     )
 
 
+class PartUpdateIn(_In):
+    """Only the fields sent change; `version` is the one read (a stale one is 409 `stale_version`)."""
+
+    version: int = Field(ge=1)
+    name: PartName | None = None
+    unit: Unit | None = None
+    fits_models: list[LampModelName] | None = Field(default=None, max_length=50, description="Replaces the list.")
+    installed_qty: int | None = Field(
+        default=None, ge=0, le=100_000_000, description="E.g. after a project's lamps were installed (D-P1)."
+    )
+
+
 class PartOut(_Out):
     sku: str
     name: str
@@ -71,6 +83,7 @@ class PartOut(_Out):
     fits_models: list[str]
     installed_qty: int
     minimum_stock: int = Field(description="D-P1: 3 % of installed_qty, rounded up; what a depot should hold.")
+    version: int = Field(description="Send it back with an edit (updatePart).")
     created_at: dt.datetime
     updated_at: dt.datetime
 

@@ -56,6 +56,7 @@ class World:
     # parts and stock (issue 11.6): a catalogue of 3 parts, a depot holding them, eng-1's van
     depot_id: str = ""
     van_id: str = ""
+    part_version: int = 1  # BP-TUBE's, for the next updatePart
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,11 @@ def _keep_ticket(slot: str) -> Callable[[World, Reply], None]:
             setattr(world, slot, reply.body)
 
     return keep
+
+
+def _keep_part_version(world: World, reply: Reply) -> None:
+    if reply.status == 200:
+        world.part_version = reply.body["version"]
 
 
 def _keep_public_ref(world: World, reply: Reply) -> None:
@@ -514,6 +520,14 @@ CASES: list[Case] = [
             {"sku": f"BP-{next(w.codes)}", "name": "驱动电源 40W", "fits_models": ["EP-LED-40", "EP-BB-36"]},
         ),
         201,
+    ),
+    Case("GET", "/parts/{sku}", "read a part", lambda w: Call("GET", "/parts/BP-LENS", "engineer")),
+    Case(
+        "PATCH",
+        "/parts/{sku}",
+        "edit a part's installed quantity (current version)",
+        lambda w: Call("PATCH", "/parts/BP-TUBE", "parts_manager", {"version": w.part_version, "installed_qty": 2000}),
+        after=_keep_part_version,
     ),
     Case(
         "GET",

@@ -50,6 +50,20 @@ def create_part(ctx: RequestContext) -> PartOut:
     return parts.create_part(ctx.body, ctx.principal)
 
 
+@api.route("/parts/{sku}", "GET", operation_id="getPart", response="PartOut", roles=STAFF)
+def get_part(ctx: RequestContext, sku: str) -> PartOut:
+    """One part of the catalogue, with its `version` for an edit."""
+    return parts.get_part(sku, ctx.principal)
+
+
+@api.route("/parts/{sku}", "PATCH", operation_id="updatePart", response="PartOut", roles=KEEPERS, body="PartUpdateIn")
+def update_part(ctx: RequestContext, sku: str) -> PartOut:
+    """Edits a part: name, unit, the lamp models it fits, or the installed quantity D-P1's 3 % is taken of
+    (e.g. when a project's lamps are installed). Send the `version` you read: a stale one is 409
+    `stale_version` with `current_version`."""
+    return parts.update_part(sku, ctx.body, ctx.principal)
+
+
 @api.route(
     "/locations",
     "GET",

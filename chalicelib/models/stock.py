@@ -28,7 +28,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.domain.parts import InsufficientStock, LocationKind, MovementKind, Shortage
-from chalicelib.errors import Conflict, FieldProblem, Forbidden, InvalidInput
+from chalicelib.errors import Conflict, FieldProblem, Forbidden, InvalidInput, StaleVersion
 from chalicelib.models.access import Page, _connection, _cursor, _page
 from chalicelib.models.base import bind_tables, register
 from chalicelib.models.registry import UniqueKeyModel, UserModel
@@ -68,6 +68,7 @@ class PartModel(Model):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     created_by = UnicodeAttribute(default="")
+    version = NumberAttribute(default=1)  # +1 per edit: a stale edit is refused (`update_part`)
 
     by_listing = PartsByListing()
 
@@ -333,6 +334,29 @@ def create_part(part: PartModel) -> None:
             raise Conflict(
                 f"a part with SKU '{part.sku}' already exists",
                 details=[FieldProblem("sku", "already in the catalogue")],
+            ) from exc
+        raise
+
+
+def update_part(part: PartModel, read_version: int, old_fits: list[str]) -> None:
+    """The edited part (version +1, if still at `read_version`: else `StaleVersion` naming the current one)
+    and its fits in step with `fits_models`, all or nothing."""
+    part.version = read_version + 1
+    tx = Transaction()
+    tx.put(part, condition=PartModel.version == read_version, label="part")
+    new_fits = list(part.fits_models or [])
+    for lamp_model in set(old_fits) - set(new_fits):
+        tx.delete(PartFitModel(lamp_model, part.sku), label=f"fit:{lamp_model}")
+    for lamp_model in set(new_fits) - set(old_fits):
+        tx.put(PartFitModel(lamp_model, part.sku), label=f"fit:{lamp_model}")
+    try:
+        _commit(tx)
+    except TransactionRefused as exc:
+        if "part" in exc.failed:
+            current = get_part(part.sku)
+            raise StaleVersion(
+                f"part '{part.sku}' was changed by someone else meanwhile; reload it",
+                extra={"current_version": int(current.version) if current is not None else 0},
             ) from exc
         raise
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from chalicelib.auth import Principal, Role
 from chalicelib.domain import parts as rules
 from chalicelib.domain.parts import LocationKind, MovementKind
-from chalicelib.errors import FieldProblem, Forbidden, InvalidInput, InvalidQuery, NotFound
+from chalicelib.errors import FieldProblem, Forbidden, InvalidInput, InvalidQuery, NotFound, StaleVersion
 from chalicelib.models import stock
 from chalicelib.models.stock import LocationModel, PartModel, StockLevelModel, StockMovementModel
 from chalicelib.schemas import PageQuery
@@ -28,6 +28,7 @@ from chalicelib.schemas_parts import (
     PartListQuery,
     PartOut,
     PartPageOut,
+    PartUpdateIn,
     StockLevelOut,
     StockMovementLegOut,
     StockMovementOut,
@@ -54,6 +55,7 @@ def part_view(part: PartModel) -> PartOut:
         fits_models=list(part.fits_models or []),
         installed_qty=installed,
         minimum_stock=rules.minimum_stock(installed),
+        version=int(part.version or 1),
         created_at=part.created_at,
         updated_at=part.updated_at,
     )
@@ -72,6 +74,39 @@ def create_part(body: PartIn, actor: Principal, now: dt.datetime | None = None) 
         created_by=actor.sub,
     )
     stock.create_part(part)
+    return part_view(part)
+
+
+def _part(sku: str) -> PartModel:
+    part = stock.get_part(sku)
+    if part is None:
+        raise NotFound(f"part '{sku}' does not exist")
+    return part
+
+
+def get_part(sku: str, actor: Principal) -> PartOut:
+    return part_view(_part(sku))
+
+
+def update_part(sku: str, body: PartUpdateIn, actor: Principal, now: dt.datetime | None = None) -> PartOut:
+    """An edit of the sent fields, if nobody edited the part since `version` was read."""
+    part = _part(sku)
+    read_version = int(part.version or 1)
+    if body.version != read_version:
+        raise StaleVersion(
+            f"part '{sku}' was changed by someone else meanwhile; reload it", extra={"current_version": read_version}
+        )
+    old_fits = list(part.fits_models or [])
+    if body.name is not None:
+        part.name = body.name
+    if body.unit is not None:
+        part.unit = body.unit
+    if body.fits_models is not None:
+        part.fits_models = list(dict.fromkeys(body.fits_models))
+    if body.installed_qty is not None:
+        part.installed_qty = body.installed_qty
+    part.updated_at = now or utcnow()
+    stock.update_part(part, read_version, old_fits)
     return part_view(part)
 
 

@@ -352,3 +352,33 @@ def test_a_consumption_commits_with_the_rest_of_its_transaction_or_not_at_all(cl
     assert [(m.kind, int(m.delta), m.lamp_id) for m in consumed] == [("consumed", -2, "l_1")]
     log = _log(client, auth, van)
     assert [(m["kind"], m["delta"]) for m in log] == [("consumed", -2), ("issued", 2)]
+
+
+def test_an_edit_of_the_installed_quantity_moves_the_flag_and_a_stale_edit_is_refused(client, auth):
+    """D-P1's base is the parts manager's figure: when a project's lamps are installed it grows, and the
+    depot that held enough is flagged."""
+    _part(client, auth, "DRV-40", 100, ["EP-LED-40"])
+    depot = _depot(client, auth)
+    ok(_move(client, auth, kind="received", sku="DRV-40", qty=3, to_location_id=depot), 201)
+    assert _stock(client, auth, depot)["DRV-40"]["below_minimum"] is False
+
+    part = ok(call(client, "GET", "/parts/DRV-40", auth("engineer")))
+    edit = {"version": part["version"], "installed_qty": 200, "fits_models": ["EP-BB-36"]}
+    edited = ok(call(client, "PATCH", "/parts/DRV-40", auth("parts_manager"), edit))
+    assert (edited["installed_qty"], edited["minimum_stock"], edited["version"]) == (200, 6, part["version"] + 1)
+    assert edited["name"] == part["name"]  # fields not sent stay
+    assert _stock(client, auth, depot)["DRV-40"]["below_minimum"] is True
+    by_model = {
+        m: ok(call(client, "GET", f"/parts?lamp_model={m}", auth("engineer")))["items"]
+        for m in ("EP-LED-40", "EP-BB-36")
+    }
+    assert by_model["EP-LED-40"] == [] and [p["sku"] for p in by_model["EP-BB-36"]] == ["DRV-40"]
+
+    status, reply = call(client, "PATCH", "/parts/DRV-40", auth("parts_manager"), {**edit, "installed_qty": 1})
+    assert (status, reply["error"]["code"], reply["error"]["current_version"]) == (
+        409,
+        "stale_version",
+        edited["version"],
+    )
+    assert call(client, "PATCH", "/parts/NOPE", auth("parts_manager"), edit)[0] == 404
+    assert call(client, "PATCH", "/parts/DRV-40", auth("engineer"), edit)[0] == 403
