@@ -66,6 +66,7 @@ def world(test_environment):
         auth = w.auth
         client = w.client
         make_user(ENGINEER, "engineer", name="Li Qiang")
+        w.stock = _stock_world(client, auth)
         contract = make_contract(client, auth)
         w.contract_id = contract["contract_id"]
         w.schools = {}
@@ -100,6 +101,15 @@ def world(test_environment):
         yield w
 
 
+def _stock_world(client: Any, auth: Any) -> dict[str, str]:
+    """Parts and stock (issue 11.6) belong to no school: a part, and the engineer's van, which every
+    reader of stock may read (the engineer his own)."""
+    ok(call(client, "POST", "/parts", auth("parts_manager"), {"sku": "ISO-DRV", "name": "driver"}), 201)
+    van = {"kind": "van", "name": "Li Qiang's van", "engineer_id": ENGINEER}
+    location = ok(call(client, "POST", "/locations", auth("parts_manager"), van), 201)
+    return {"sku": "ISO-DRV", "location_id": location["location_id"]}
+
+
 def _report(client: Any, lamp: dict[str, Any], phone: str) -> dict[str, Any]:
     body = {"fault": "not_lit", "contact_phone": phone}
     return ok(call(client, "POST", f"/r/{lamp['qr_token']}/reports", {"Content-Type": "application/json"}, body), 201)
@@ -125,6 +135,8 @@ def _param(world: Any, name: str, school: str, public: bool) -> str:
         return str(data[name])
     if name == "contract_id":
         return str(world.contract_id)
+    if name in world.stock:  # not a school's: the same part and van for either school
+        return str(world.stock[name])
     if name == "qr_token":  # read now: a rotation earlier in the matrix changes it
         lamp = ok(call(world.client, "GET", f"/lamps/{data['lamp_id']}", world.auth("admin")))
         return str(lamp["qr_token"])
