@@ -82,7 +82,8 @@ class SlaRecordModel(Model):
 class NotificationsByUndelivered(GlobalSecondaryIndex["NotificationModel"]):
     """Claims whose delivery result is not stored yet, oldest claim first. Sparse: `undelivered` is set
     by the claim and REMOVEd with the result (store_delivery, the state machine's StoreDelivery and
-    StoreFailure), so in normal running the index is empty but for the claims being sent right now."""
+    StoreFailure), so in normal running the index is empty but for the claims being sent right now.
+    One hash key: its writes are the claims (a few per second at most); shard it if that ever grows."""
 
     class Meta:
         index_name = "by_undelivered"
