@@ -557,25 +557,39 @@ CASES: list[Case] = [
     Case(
         "POST",
         "/stock/movements",
-        "receive parts into the depot (one level, one leg)",
+        "receive parts into the depot (one transaction: level, leg, key guard)",
         lambda w: Call(
             "POST",
             "/stock/movements",
             "parts_manager",
             {"kind": "received", "sku": "BP-DRV", "qty": 5, "to_location_id": w.depot_id},
+            idempotency_key=f"bench-receipt-{next(w.serials)}",
         ),
         201,
     ),
     Case(
         "POST",
         "/stock/movements",
-        "issue one part depot -> van, with an Idempotency-Key (a new key)",
+        "issue one part depot -> van (one transaction: two levels, two legs, key guard)",
         lambda w: Call(
             "POST",
             "/stock/movements",
             "parts_manager",
             {"kind": "issued", "sku": "BP-DRV", "qty": 1, "from_location_id": w.depot_id, "to_location_id": w.van_id},
             idempotency_key=f"bench-move-{next(w.serials)}",
+        ),
+        201,
+    ),
+    Case(
+        "POST",
+        "/stock/movements",
+        "the same receipt retried with its key (replayed: refused transaction, guard read)",
+        lambda w: Call(
+            "POST",
+            "/stock/movements",
+            "parts_manager",
+            {"kind": "received", "sku": "BP-LENS", "qty": 1, "to_location_id": w.depot_id},
+            idempotency_key="bench-retried-receipt",
         ),
         201,
     ),
@@ -781,7 +795,8 @@ def _seed_stock(stack: Stack, w: World) -> None:
     w.van_id = stack.ok(stack.request("POST", "/locations", "parts_manager", van), 201, "van")["location_id"]
     for sku in ("BP-DRV", "BP-LENS", "BP-TUBE"):
         body = {"kind": "received", "sku": sku, "qty": 1000, "to_location_id": w.depot_id}
-        stack.ok(stack.request("POST", "/stock/movements", "parts_manager", body), 201, "receipt")
+        reply = stack.request("POST", "/stock/movements", "parts_manager", body, idempotency_key=f"seed-{sku}")
+        stack.ok(reply, 201, "receipt")
 
 
 # ---- measure -------------------------------------------------------------------------------------

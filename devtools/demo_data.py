@@ -178,9 +178,9 @@ def seed_stock(now: dt.datetime) -> dict[str, str]:
     ).location_id
     for sku, *_, held in DEMO_PARTS:
         move = {"kind": "received", "sku": sku, "qty": held, "to_location_id": depot, "note": "opening stock"}
-        parts.move_stock(MoveStockIn.model_validate(move), manager, now)
+        parts.move_stock(MoveStockIn.model_validate(move), manager, now=now)
     issue = {"kind": "issued", "sku": "DRV-40W", "qty": 2, "from_location_id": depot, "to_location_id": van}
-    parts.move_stock(MoveStockIn.model_validate(issue), manager, now)
+    parts.move_stock(MoveStockIn.model_validate(issue), manager, now=now)
     return {"depot": depot, "van": van}
 
 

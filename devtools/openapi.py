@@ -51,7 +51,7 @@ CONFLICTS: dict[str, str] = {
     "updatePart": "`stale_version`: the part was edited since the `version` sent (`current_version` names the "
     "current one); reload it and apply the change again.",
     "moveStock": "`insufficient_stock`: the source holds less than `qty` (the body names `sku`, `location_id` and "
-    "`available`; nothing changed); or a request with the same Idempotency-Key is still being processed.",
+    "`available`; nothing changed).",
 }
 
 ERROR_TEXT = {

@@ -107,14 +107,15 @@ def get_stock(ctx: RequestContext, location_id: str) -> StockOut:
     roles=[*KEEPERS, Role.ENGINEER],
     body="MoveStockIn",
     status=201,
-    idempotent=True,
+    guarded=True,
 )
 def move_stock(ctx: RequestContext) -> StockMovementOut:
     """Records one movement: received, issued, prepared (for a ticket, D-P3), returned or adjusted; the
     levels and the log change together or not at all. Taking more than a location holds is 409
     `insufficient_stock` naming `sku`, `location_id` and `available`; nothing changes. An engineer may
-    only return parts from his own van. Send an `Idempotency-Key` to retry safely."""
-    return parts.move_stock(ctx.body, ctx.principal)
+    only return parts from his own van. The `Idempotency-Key` is required and kept in the movement's own
+    transaction: a retry gets the first answer and moves nothing."""
+    return parts.move_stock(ctx.body, ctx.principal, ctx.guard)
 
 
 @api.route(

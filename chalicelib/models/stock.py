@@ -20,7 +20,7 @@ import datetime as dt
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.expressions.condition import Condition
@@ -28,12 +28,16 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.domain.parts import InsufficientStock, LocationKind, MovementKind, Shortage
-from chalicelib.errors import Conflict, FieldProblem, Forbidden, InvalidInput, StaleVersion
+from chalicelib.errors import AlreadyApplied, Conflict, FieldProblem, Forbidden, InvalidInput, StaleVersion
 from chalicelib.models.access import Page, _connection, _cursor, _page
 from chalicelib.models.base import bind_tables, register
 from chalicelib.models.registry import UniqueKeyModel, UserModel
 from chalicelib.models.tickets import TicketModel
 from chalicelib.models.transactions import Transaction, TransactionRefused
+from chalicelib.models.write_guards import GUARD_LABEL, add_guard
+
+if TYPE_CHECKING:
+    from chalicelib.guards import SealedGuard
 
 STOCK_LABEL = "stock:"  # f"stock:{location_id}:{sku}": a conditional decrement
 CONTENDED_ATTEMPTS = 3  # DynamoDB cancels a transaction that meets another on one item: retry a few times
@@ -434,11 +438,12 @@ def _explain_refusal(exc: TransactionRefused, m: Movement, checks: MoveChecks) -
     raise_for_stock(exc)
 
 
-def move_stock(m: Movement, checks: MoveChecks) -> None:
+def move_stock(m: Movement, checks: MoveChecks, guard: SealedGuard | None = None) -> None:
     """A stand-alone movement (moveStock) in one transaction: the level changes and legs of
     `add_movement`, with condition checks that the part exists, the locations exist and are of the kinds
-    `checks` names, and the ticket exists. Refusals: `InsufficientStock` (409), `InvalidInput` (422)
-    naming the field, `Forbidden`. A transaction cancelled by a concurrent one is retried."""
+    `checks` names, and the ticket exists, and the app's write guard (a used key: `AlreadyApplied`,
+    whatever else failed). Refusals: `InsufficientStock` (409), `InvalidInput` (422) naming the field,
+    `Forbidden`. A transaction cancelled by a concurrent one is retried."""
     for attempt in range(CONTENDED_ATTEMPTS):
         tx = Transaction()
         tx.check(PartModel, m.sku, condition=PartModel.sku.exists(), label="part")
@@ -452,10 +457,13 @@ def move_stock(m: Movement, checks: MoveChecks) -> None:
         if checks.ticket and m.ticket_id:
             tx.check(TicketModel, m.ticket_id, condition=TicketModel.ticket_id.exists(), label="ticket")
         add_movement(tx, m)
+        add_guard(tx, guard)
         try:
             _commit(tx)
             return
         except TransactionRefused as exc:
+            if GUARD_LABEL in exc.failed:  # a retry: the spine answers with the first answer
+                raise AlreadyApplied("this Idempotency-Key was used before") from exc
             _explain_refusal(exc, m, checks)
             if not exc.contended or attempt == CONTENDED_ATTEMPTS - 1:
                 raise Conflict("the stock is being changed by other requests; retry") from exc

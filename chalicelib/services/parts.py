@@ -15,6 +15,7 @@ from chalicelib.auth import Principal, Role
 from chalicelib.domain import parts as rules
 from chalicelib.domain.parts import LocationKind, MovementKind
 from chalicelib.errors import FieldProblem, Forbidden, InvalidInput, InvalidQuery, NotFound, StaleVersion
+from chalicelib.guards import WriteGuard
 from chalicelib.models import stock
 from chalicelib.models.stock import LocationModel, PartModel, StockLevelModel, StockMovementModel
 from chalicelib.schemas import PageQuery
@@ -247,9 +248,12 @@ def movement_view(m: stock.Movement) -> StockMovementOut:
     )
 
 
-def move_stock(body: MoveStockIn, actor: Principal, now: dt.datetime | None = None) -> StockMovementOut:
+def move_stock(
+    body: MoveStockIn, actor: Principal, guard: WriteGuard | None = None, now: dt.datetime | None = None
+) -> StockMovementOut:
     """One movement in one transaction (D-P3: parts prepared for a ticket go to the engineer's van, and
-    unused ones come back). An engineer may only return parts from his own van."""
+    unused ones come back), with its Idempotency-Key's guard and the answer a retry gets. An engineer may
+    only return parts from his own van."""
     kind = MovementKind(body.kind)
     problems = rules.movement_problems(kind, body.from_location_id, body.to_location_id, body.ticket_id, body.note)
     if problems:
@@ -279,8 +283,9 @@ def move_stock(body: MoveStockIn, actor: Principal, now: dt.datetime | None = No
         source_engineer=None if keeper else actor.sub,
         ticket=bool(body.ticket_id),
     )
-    stock.move_stock(movement, checks)
-    return movement_view(movement)
+    answer = movement_view(movement)
+    stock.move_stock(movement, checks, guard.seal(answer) if guard is not None else None)
+    return answer
 
 
 def _leg_view(leg: StockMovementModel) -> StockMovementLegOut:

@@ -11,13 +11,18 @@ On the `make run` stack (moto's server with local_aws' lock: serializable like D
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
+import urllib.error
+import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
+from tests.contract import check_response
 from tests.e2e.server import LocalServer, free_port
 
 RACERS, UNITS = 50, 10
@@ -46,6 +51,25 @@ def _race(calls: list[Callable[[], Any]]) -> list[Any]:
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return list(pool.map(run, calls))
+
+
+def _move(server: LocalServer, body: dict[str, Any], timeout: float = 30, key: str | None = None) -> tuple[int, Any]:
+    """POST /stock/movements as the parts manager, with a new Idempotency-Key unless `key` (one is required)."""
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {server.token('parts_manager')}",
+        "Idempotency-Key": key or str(uuid.uuid4()),
+    }
+    request = urllib.request.Request(
+        server.base + "/stock/movements", data=json.dumps(body).encode(), method="POST", headers=headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw, answered = response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        status, raw, answered = exc.code, exc.read(), dict(exc.headers)
+    check_response("POST", "/stock/movements", status, answered, raw)
+    return status, json.loads(raw)
 
 
 def _ok(reply: tuple[int, Any], status: int = 200) -> Any:
@@ -80,7 +104,7 @@ def _setup(server: LocalServer, sku: str) -> tuple[str, str]:
     )["location_id"]
     van = _ok(server.request("GET", "/locations?engineer_id=eng-1", role="parts_manager"))["items"][0]["location_id"]
     receipt = {"kind": "received", "sku": sku, "qty": UNITS, "to_location_id": depot}
-    _ok(server.request("POST", "/stock/movements", receipt, "parts_manager"), 201)
+    _ok(_move(server, receipt), 201)
     return depot, van
 
 
@@ -88,7 +112,7 @@ def test_fifty_parallel_movements_over_http_for_the_last_ten_units(server: Local
     depot, van = _setup(server, "RACE-HTTP")
     take = {"kind": "issued", "sku": "RACE-HTTP", "qty": 1, "from_location_id": depot, "to_location_id": van}
 
-    results = _race([lambda: server.request("POST", "/stock/movements", take, "parts_manager", timeout=60)] * RACERS)
+    results = _race([lambda: _move(server, take, timeout=60)] * RACERS)
 
     won = [body for status, body in results if status == 201]
     refused = [body for status, body in results if status != 201]
@@ -117,7 +141,7 @@ def test_fifty_parallel_consumptions_in_their_tickets_transactions_for_the_last_
 ) -> None:
     depot, van = _setup(server, "RACE-WORK")
     issue = {"kind": "issued", "sku": "RACE-WORK", "qty": UNITS, "from_location_id": depot, "to_location_id": van}
-    _ok(server.request("POST", "/stock/movements", issue, "parts_manager"), 201)
+    _ok(_move(server, issue), 201)
 
     # this process talks to the server's DynamoDB directly, as the app inside it does
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{moto_port}")
@@ -171,3 +195,16 @@ def test_fifty_parallel_consumptions_in_their_tickets_transactions_for_the_last_
         monkeypatch.undo()
         reset_caches()
         bind_tables("test-")
+
+
+def test_a_movement_sent_ten_times_at_once_with_one_key_moves_once_and_answers_each_alike(server: LocalServer) -> None:
+    depot, van = _setup(server, "RACE-KEY")
+    take = {"kind": "issued", "sku": "RACE-KEY", "qty": 4, "from_location_id": depot, "to_location_id": van}
+    key = str(uuid.uuid4())
+
+    results = _race([lambda: _move(server, take, timeout=60, key=key)] * 10)
+
+    assert {status for status, _ in results} == {201}, results
+    assert len({json.dumps(body, sort_keys=True) for _, body in results}) == 1
+    assert _quantity(server, depot, "RACE-KEY") == UNITS - 4 and _quantity(server, van, "RACE-KEY") == 4
+    assert [m["kind"] for m in _log(server, depot)] == ["issued", "received"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -32,7 +33,8 @@ def _van(client: Any, auth: Any, engineer: str = ENGINEER) -> str:
 
 
 def _move(client: Any, auth: Any, role: str = "parts_manager", sub: str | None = None, **body: Any) -> tuple[int, Any]:
-    return call(client, "POST", "/stock/movements", auth(role, sub), body)
+    """A movement with a new Idempotency-Key (required: kept in the movement's own transaction)."""
+    return call(client, "POST", "/stock/movements", {**auth(role, sub), "Idempotency-Key": str(uuid.uuid4())}, body)
 
 
 def _stock(client: Any, auth: Any, location_id: str, role: str = "parts_manager") -> dict[str, dict[str, Any]]:
@@ -288,16 +290,28 @@ def test_vans_belong_to_one_engineer_and_locations_list_by_kind(client, auth):
     assert [(x["location_id"], x["kind"]) for x in mine] == [(van, "van")]
 
 
-def test_a_movement_retried_with_its_idempotency_key_happens_once(client, auth):
+def test_a_movement_retried_with_its_idempotency_key_happens_once_and_gets_the_first_answer(client, auth):
     _part(client, auth, "DRV-40", 400)
-    depot = _depot(client, auth)
+    depot, van = _depot(client, auth), _van(client, auth)
+    ok(_move(client, auth, kind="received", sku="DRV-40", qty=5, to_location_id=depot), 201)
     headers = {**auth("parts_manager"), "Idempotency-Key": "5b0c1d2e-0000-4000-8000-000000000001"}
-    body = json.dumps({"kind": "received", "sku": "DRV-40", "qty": 5, "to_location_id": depot})
-    first = client.http.post("/stock/movements", headers=headers, body=body)
-    again = client.http.post("/stock/movements", headers=headers, body=body)
-    assert first.status_code == again.status_code == 201
-    assert json.loads(again.body) == json.loads(first.body) and again.headers.get("Idempotent-Replayed") == "true"
-    assert _stock(client, auth, depot)["DRV-40"]["quantity"] == 5 and len(_log(client, auth, depot)) == 1
+    take = {"kind": "issued", "sku": "DRV-40", "qty": 5, "from_location_id": depot, "to_location_id": van}
+    first = client.http.post("/stock/movements", headers=headers, body=json.dumps(take))
+    assert first.status_code == 201
+    # the depot is empty now: a retry is still answered with the first answer, not a shortage
+    for _ in range(3):
+        again = client.http.post("/stock/movements", headers=headers, body=json.dumps(take))
+        assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+        assert json.loads(again.body) == json.loads(first.body)
+    assert (
+        _stock(client, auth, depot)["DRV-40"]["quantity"] == 0 and _stock(client, auth, van)["DRV-40"]["quantity"] == 5
+    )
+    assert len(_log(client, auth, depot)) == 2 and len(_log(client, auth, van)) == 1
+
+    other = client.http.post("/stock/movements", headers=headers, body=json.dumps({**take, "qty": 1}))
+    assert other.status_code == 422 and json.loads(other.body)["error"]["details"][0]["field"] == "Idempotency-Key"
+    missing = client.http.post("/stock/movements", headers=auth("parts_manager"), body=json.dumps(take))
+    assert missing.status_code == 400 and json.loads(missing.body)["error"]["details"][0]["field"] == "Idempotency-Key"
 
 
 def test_the_movement_log_pages_newest_first(client, auth):
