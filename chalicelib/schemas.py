@@ -53,6 +53,28 @@ from chalicelib.schemas_sla import (  # noqa: F401 - the ticket's SLA view (issu
     SlaRecordOut,
     TicketSlaViewOut,
 )
+from chalicelib.schemas_visit import (  # noqa: F401 - the engineer's visit (issue 11), named like every other
+    AcknowledgeIn,
+    ChangesQuery,
+    CheckInIn,
+    CheckInOut,
+    CheckOutIn,
+    CheckOutOut,
+    HistoryLineOut,
+    PartToBringOut,
+    PartUsedIn,
+    PartUsedOut,
+    RecordWorkIn,
+    SiteOut,
+    StartTravelIn,
+    SwapIn,
+    SwapOut,
+    TravelOut,
+    VisitMessageOut,
+    VisitOut,
+    WorkOut,
+    WorkQuery,
+)
 
 # A light check on purpose: email_validator + dnspython would cost ~60 ms of every cold start.
 # Empty means "no email"; one pattern rather than a union, so an error names just the field.
@@ -99,6 +121,9 @@ class SchoolIn(Strict):
     contacts: list[Contact] = Field(default_factory=list, max_length=20)
     hazards: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]] = Field(
         default_factory=list, max_length=50
+    )
+    geofence_m: int | None = Field(
+        default=None, ge=50, le=5000, description="The check-in fence's radius in metres (issue 11.3); default 300."
     )
 
 
@@ -428,6 +453,27 @@ class TicketOut(Out):
     )
     report_count: int = Field(description="Reports this case gathered (a scan of a lamp with an open case joins it).")
     allowed_actions: list[str] = Field(default_factory=list, description="What the caller may do next.")
+    visit: VisitOut | None = Field(
+        default=None, description="The engineer's visit (issue 11): travel, check-in, work, check-out."
+    )
+
+
+class MyWorkItemOut(Out):
+    ticket: TicketOut
+    site: SiteOut | None = Field(description="The school: address, GPS, geofence, hazards (D-O5).")
+    lamp_history: list[HistoryLineOut] = Field(description="The latest lines of the ticket's lamps' history (D-S7).")
+    parts_to_bring: list[PartToBringOut] = Field(description="Parts that fit the ticket's lamp models (D-O1).")
+
+
+class MyWorkPageOut(Out):
+    items: list[MyWorkItemOut]
+    next_cursor: str | None
+
+
+class ChangesOut(Out):
+    items: list[TicketOut] = Field(description="Tickets changed since the cursor, oldest change first.")
+    next_cursor: str = Field(description="Send it with the next call; opaque.")
+    has_more: bool = Field(description="True: call again at once with `next_cursor`.")
 
 
 class TicketEventOut(Out):

@@ -52,6 +52,19 @@ CONFLICTS: dict[str, str] = {
     "current one); reload it and apply the change again.",
     "moveStock": "`insufficient_stock`: the source holds less than `qty` (the body names `sku`, `location_id` and "
     "`available`; nothing changed).",
+    # the engineer's visit (issue 11): every 409 carries the current state (`current_version`, `current_status`, `ticket`)
+    "acknowledgeTicket": "`stale_version` (the `version` sent is not the current one) or `illegal_transition` (not "
+    "assigned): the body holds `current_version`, `current_status` and the `ticket` as it is now.",
+    "startTravel": "`stale_version` or `illegal_transition` (not acknowledged): the body holds `current_version`, "
+    "`current_status` and the `ticket` as it is now.",
+    "checkIn": "`stale_version` or `illegal_transition` (not en route): the body holds `current_version`, "
+    "`current_status` and the `ticket` as it is now.",
+    "recordWork": "`insufficient_stock`: a part is short where it was taken from (the body names `sku`, "
+    "`location_id` and `available`; `details` name `parts.<i>.qty`; nothing was written); the swap's new serial "
+    "is registered already (`swap.new_serial`) or the old unit was replaced meanwhile; `stale_version` or "
+    "`illegal_transition` with `current_version`, `current_status` and the `ticket`.",
+    "checkOut": "`illegal_transition`: the school has not signed yet (D-O2), or the visit is checked out already; "
+    "`stale_version`; the body holds `current_version`, `current_status` and the `ticket` as it is now.",
 }
 
 ERROR_TEXT = {

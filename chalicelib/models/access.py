@@ -44,7 +44,13 @@ from chalicelib.models.registry import (
     UserModel,
 )
 from chalicelib.models.sla_policies import SlaPolicyRevisionModel
-from chalicelib.models.tickets import DIMENSION_ORDER, LIST_INDEXES, TicketEventModel, TicketModel
+from chalicelib.models.tickets import (
+    DIMENSION_ORDER,
+    LIST_INDEXES,
+    TicketEventModel,
+    TicketModel,
+    VisitMessageModel,
+)
 from chalicelib.models.transactions import Transaction, TransactionRefused
 from chalicelib.models.write_guards import GUARD_LABEL, add_guard
 
@@ -423,6 +429,7 @@ def _set_list_keys(ticket: TicketModel) -> None:
     ticket.room_open_key = f"{ticket.school_id}#{ticket.room_id}" if joinable else None
     _set_open311_keys(ticket)
     sla.set_timer_keys(ticket)  # the milestones as attributes and the due index's key (issue 10)
+    _set_visit_keys(ticket)
 
 
 def _set_open311_keys(ticket: TicketModel) -> None:
@@ -547,11 +554,13 @@ def apply_transition(
     lamp_histories: Sequence[LampHistoryModel],
     guard: SealedGuard | None = None,
     extra: Callable[[Transaction], None] | None = None,
+    explain: Callable[[TransactionRefused], None] | None = None,
 ) -> None:
     """Writes a changed ticket (its VersionAttribute: only if nobody changed it since it was read),
     its audit event, the open-fault counter of its lamps and their history lines, all or nothing;
     with a mobile write's guard (a used key: `AlreadyApplied`) and `extra` writes of the same change
-    (e.g. parts taken from stock). A stale version is `StaleVersion` with the current version and status."""
+    (e.g. parts taken from stock; `explain` turns their refusals into domain errors first). A stale version
+    is `StaleVersion` with the current version and status."""
     met = sla.newly_met(ticket)  # before the keys are set: the milestones this change meets
     _set_list_keys(ticket)
     tx = Transaction()
@@ -575,6 +584,8 @@ def apply_transition(
     try:
         _commit(tx)
     except TransactionRefused as exc:
+        if explain is not None:
+            explain(exc)
         if "ticket" in exc.failed:
             current = get_ticket(ticket.ticket_id)
             raise StaleVersion(
@@ -691,3 +702,120 @@ __all__ = [
     "UniqueKeyModel",
     "UserModel",
 ]
+
+
+# ---- the engineer's visit (issue 11) ------------------------------------------------------------
+
+# Statuses in which a visit is still to do once resolved: the school signs, the engineer checks out.
+_VISIT_TAIL = frozenset({Status.RESOLVED, Status.SIGNED_OFF})
+
+
+def sync_at(updated_at: dt.datetime, ticket_id: str) -> str:
+    """Fixed-width UTC text: sorts as time does whatever the offset a datetime carried."""
+    return f"{updated_at.astimezone(dt.UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{ticket_id}"
+
+
+def _set_visit_keys(ticket: TicketModel) -> None:
+    """The work list's sparse key (the assignee while the visit is to do) and the sync index's keys."""
+    status = Status(ticket.status)
+    to_do = status in OPEN_STATES or (status in _VISIT_TAIL and not ticket.check_out)
+    ticket.work_key = ticket.assignee_id if ticket.assignee_id and to_do else None
+    ticket.sync_key = ticket.assignee_id or None
+    ticket.sync_at = sync_at(ticket.updated_at, ticket.ticket_id) if ticket.assignee_id else None
+
+
+def query_work(engineer_id: str, limit: int, cursor: dict[str, Any] | None) -> Page[TicketModel]:
+    """The engineer's tickets whose visit is to do, nearest on-site deadline first (one Query)."""
+    bind_tables()
+    cursor = _cursor(cursor, TicketModel, TicketModel.by_work, engineer_id)
+    return _page(TicketModel.by_work.query(engineer_id, limit=limit, last_evaluated_key=cursor))
+
+
+def query_changes(engineer_id: str, after: str, limit: int) -> list[TicketModel]:
+    """The engineer's tickets changed after the `sync_at` value `after`, oldest change first (one Query)."""
+    bind_tables()
+    condition = TicketModel.sync_at > after if after else None  # none: from the start
+    return list(TicketModel.by_sync.query(engineer_id, condition, limit=limit))
+
+
+def batch_get_schools(school_ids: Sequence[str]) -> dict[str, SchoolModel]:
+    bind_tables()
+    return {s.school_id: s for s in SchoolModel.batch_get(list(dict.fromkeys(school_ids)))}
+
+
+def recent_lamp_history(lamp_id: str, limit: int) -> list[LampHistoryModel]:
+    """A lamp's latest history lines, newest first (one Query)."""
+    bind_tables()
+    return list(LampHistoryModel.query(lamp_id, scan_index_forward=False, limit=limit))
+
+
+def add_message(tx: Transaction, message: VisitMessageModel) -> None:
+    """A message to send, claimed in the change's own transaction: written once, so sent once."""
+    tx.put(message, condition=VisitMessageModel.message_key.does_not_exist(), label="message")
+
+
+def record_message_result(message: VisitMessageModel, message_id: str | None, error: str | None) -> None:
+    bind_tables()
+    outcome = VisitMessageModel.message_id.set(message_id) if message_id else VisitMessageModel.error.set(error or "")
+    message.update(actions=[VisitMessageModel.result.set("sent" if message_id else "failed"), outcome])
+
+
+def query_visit_messages(ticket_id: str, limit: int = 20) -> list[VisitMessageModel]:
+    bind_tables()
+    return list(VisitMessageModel.query(ticket_id, limit=limit))
+
+
+def get_swap_context(lamp_id: str, school_id: str, contract_id: str) -> tuple[LampModel, SchoolModel, ContractModel]:
+    """What a unit swap reads (the old unit, its school and contract's warranty terms): one BatchGetItem."""
+    bind_tables()
+    conn = _connection()
+    answer = conn.client.batch_get_item(
+        RequestItems={
+            LampModel.Meta.table_name: {"Keys": [{"lamp_id": {"S": lamp_id}}], "ConsistentRead": True},
+            SchoolModel.Meta.table_name: {"Keys": [{"school_id": {"S": school_id}}]},
+            ContractModel.Meta.table_name: {"Keys": [{"contract_id": {"S": contract_id}}]},
+        }
+    )
+    found = answer.get("Responses", {})
+
+    def one(model: type[T], what: str, key: str) -> T:
+        items = found.get(model.Meta.table_name) or []
+        if not items:
+            raise NotFound(f"{what} '{key}' does not exist")
+        return model.from_raw_data(items[0])
+
+    return (
+        one(LampModel, "lamp", lamp_id),
+        one(SchoolModel, "school", school_id),
+        one(ContractModel, "contract", contract_id),
+    )
+
+
+def add_lamp_swap(
+    tx: Transaction, old: LampModel, new: LampModel, old_history: LampHistoryModel, new_history: LampHistoryModel
+) -> None:
+    """`replace_lamp`'s writes (D-A2: the old unit keeps its history, the new one takes its place) added to
+    another change's transaction: the work record that swapped the unit."""
+    tx.update(
+        LampModel(old.lamp_id),
+        [
+            LampModel.status.set(LampStatus.REPLACED.value),
+            LampModel.successor_id.set(new.lamp_id),
+            LampModel.location_key.remove(),
+        ],
+        condition=(LampModel.status == LampStatus.IN_SERVICE.value) & LampModel.successor_id.does_not_exist(),
+        label="swap:old",
+    )
+    _add_lamp(tx, new, new_history)
+    tx.put(old_history, label="swap:old_history")
+
+
+def raise_for_swap(exc: TransactionRefused, new_serial: str) -> None:
+    """A swap's refusals: the new serial is registered already, or the old unit was replaced meanwhile."""
+    if exc.failed_with("serial:"):
+        raise Conflict(
+            f"a lamp with serial '{new_serial}' is already registered",
+            details=[FieldProblem("swap.new_serial", "already registered")],
+        ) from exc
+    if "swap:old" in exc.failed:
+        raise Conflict("the old unit was replaced meanwhile; reload the ticket") from exc

@@ -85,6 +85,7 @@ class SchoolModel(Model):
     province = UnicodeAttribute(null=True)  # for in-province / out-of-province SLA terms (D-S5)
     contacts = ListAttribute[ContactAttribute](of=ContactAttribute, default=list)
     hazards = ListAttribute[str](default=list)  # D-O5 site safety notes
+    geofence_m = NumberAttribute(null=True)  # the check-in fence's radius (issue 11.3); None: the default
     created_at = UTCDateTimeAttribute()
 
     by_name = SchoolsByName()

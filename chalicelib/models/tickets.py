@@ -76,6 +76,31 @@ class TicketsByNextDue(GlobalSecondaryIndex["TicketModel"]):
     next_due_at = UnicodeAttribute(range_key=True)  # sla_timer.due_text: fixed-width UTC, sorts as time does
 
 
+class TicketsByWork(GlobalSecondaryIndex["TicketModel"]):
+    """An engineer's work list (issue 11.1, listMyWork), nearest on-site deadline first. Sparse:
+    `work_key` (the assignee) exists only while the visit is to do (access.set_visit_keys), so the Query
+    returns exactly the open ones."""
+
+    class Meta:
+        index_name = "by_work"
+        projection = AllProjection()
+
+    work_key = UnicodeAttribute(hash_key=True)
+    due_key = UnicodeAttribute(range_key=True)
+
+
+class TicketsBySync(GlobalSecondaryIndex["TicketModel"]):
+    """What changed for an engineer since a cursor (issue 11.10, syncChanges): keyed by the assignee,
+    ranged by `sync_at` = "<updated_at, fixed-width UTC>#<ticket_id>", so "since" is one key condition."""
+
+    class Meta:
+        index_name = "by_sync"
+        projection = AllProjection()
+
+    sync_key = UnicodeAttribute(hash_key=True)
+    sync_at = UnicodeAttribute(range_key=True)
+
+
 def _open311_index(name: str, hash_attr: str) -> type[GlobalSecondaryIndex[Any]]:
     """Open311 GET requests (domain.open311): sparse, keyed by the request's UTC month (and service), ranged by
     `open311_sort` = "<open|closed>#<reported_at>", so a status and a date window are one key condition. It
@@ -160,6 +185,12 @@ class TicketModel(Model):
     work = JSONAttribute(null=True)
     visit_photos = JSONAttribute(default=list)
     check_out = JSONAttribute(null=True)
+    # The school as the visit needs it, copied when the engineer acknowledges (so travel and check-in
+    # read no school): {name, latitude, longitude, fence_m, contact_name, contact_phone}.
+    visit_site = JSONAttribute(null=True)
+    work_key = UnicodeAttribute(null=True)  # the assignee while the visit is to do (by_work)
+    sync_key = UnicodeAttribute(null=True)  # the assignee (by_sync)
+    sync_at = UnicodeAttribute(null=True)
     event_count = NumberAttribute(default=0)
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
@@ -212,6 +243,8 @@ class TicketModel(Model):
     by_open311_month = _open311_index("by_open311_month", "open311_month")()
     by_open311_month_service = _open311_index("by_open311_month_service", "open311_month_service")()
     by_next_due = TicketsByNextDue()
+    by_work = TicketsByWork()
+    by_sync = TicketsBySync()
 
 
 # A list's dimensions (query parameter -> the ticket attribute holding its value) and, for each
@@ -252,5 +285,27 @@ class TicketEventModel(Model):
     note = UnicodeAttribute(default="")
 
 
+class VisitMessageModel(Model):
+    """Messages sent to the school about a visit (the ETA SMS, D-S7) with their delivery result. Put
+    (pending) in the ticket's transaction, so a retried request never sends twice; the result is
+    written once SNS has answered."""
+
+    class Meta:
+        table_name = "visit-messages"
+
+    ticket_id = UnicodeAttribute(hash_key=True)
+    message_key = UnicodeAttribute(range_key=True)  # "<purpose>#<event seq>", e.g. "eta#4"
+    purpose = UnicodeAttribute()  # eta
+    channel = UnicodeAttribute(default="sms")
+    to = UnicodeAttribute(default="")  # the contact's phone (personal data: masked in answers)
+    to_name = UnicodeAttribute(default="")
+    message = UnicodeAttribute(default="")
+    at = UTCDateTimeAttribute()
+    result = UnicodeAttribute(default="pending")  # pending, sent, failed
+    message_id = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+
+
 register(TicketModel)
 register(TicketEventModel)
+register(VisitMessageModel)

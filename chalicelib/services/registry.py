@@ -161,6 +161,7 @@ def create_school(body: SchoolIn, now: dt.datetime | None = None) -> SchoolOut:
         province=body.province or None,
         contacts=[new_contact(**c.model_dump()) for c in body.contacts],
         hazards=body.hazards,
+        geofence_m=body.geofence_m,
         created_at=now or utcnow(),
     )
     access.create_school(school)

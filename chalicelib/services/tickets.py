@@ -41,6 +41,7 @@ from chalicelib.schemas import (
     TicketSlaOut,
     TransitionIn,
 )
+from chalicelib.schemas_visit import CheckInOut, CheckOutOut, TravelOut, VisitOut, WorkOut
 from chalicelib.services import sla_policies, sla_timers
 from chalicelib.services.ids import new_id, utcnow
 from chalicelib.services.paging import decode_cursor, encode_cursor
@@ -130,6 +131,7 @@ def ticket_view(t: TicketModel, actor: Principal | None = None, *, in_list: bool
     fields: dict[str, Any] = {}
     if actor is not None:
         fields["allowed_actions"] = lifecycle.allowed_actions(state_of(t), actor)
+    fields["visit"] = _visit_view(t)
     return TicketOut(
         ticket_id=t.ticket_id,
         ref=t.ref,
@@ -167,6 +169,18 @@ def ticket_view(t: TicketModel, actor: Principal | None = None, *, in_list: bool
         suggested_level=None if t.suggested_level is None else int(t.suggested_level),
         report_count=int(t.report_count or 1),
         **fields,
+    )
+
+
+def _visit_view(t: TicketModel) -> VisitOut | None:
+    """The engineer's visit as stored on the ticket (issue 11); None before it starts."""
+    if not (t.travel or t.check_in or t.work or t.check_out or t.visit_site):
+        return None
+    return VisitOut(
+        travel=TravelOut.model_validate(t.travel) if t.travel else None,
+        check_in=CheckInOut.model_validate(t.check_in) if t.check_in else None,
+        work=WorkOut.model_validate(t.work) if t.work else None,
+        check_out=CheckOutOut.model_validate(t.check_out) if t.check_out else None,
     )
 
 
@@ -214,12 +228,18 @@ def _event(
 def _can_read(ticket: TicketModel, actor: Principal, asked_for: str) -> None:
     # D-A3: another school's ticket is "not found" to a school's staff, however it was asked for.
     require_school(actor, ticket.school_id, what="ticket", key=asked_for)
-    if actor.roles <= FIELD_ROLES and ticket.assignee_id != actor.sub:
-        raise Forbidden("engineers see the tickets assigned to them")
+    # An engineer reads the tickets assigned to him and those he opened (e.g. found on an inspection,
+    # D-S6): first-contact responsibility makes him the owner until it is closed.
+    if actor.roles <= FIELD_ROLES and actor.sub not in (ticket.assignee_id, ticket.owner_id):
+        raise Forbidden("engineers see the tickets assigned to them or opened by them")
 
 
 def create_ticket(
-    body: TicketIn, actor: Principal, now: dt.datetime | None = None, store: TicketStore = STORE
+    body: TicketIn,
+    actor: Principal,
+    now: dt.datetime | None = None,
+    store: TicketStore = STORE,
+    ticket_id: str | None = None,  # an inspection's finding: derived from the visit, so a retry opens none twice
 ) -> TicketOut:
     now = now or utcnow()
     school = store.get_school(body.school_id)
@@ -247,7 +267,7 @@ def create_ticket(
 
     level = body.level or policy.default_level
     sla = sla_policies.at_report(contract, school, level, body.category.value, now)  # D-S3, D-S5
-    ticket_id = new_id("t")
+    ticket_id = ticket_id or new_id("t")
     number = store.reserve_numbers(f"ticket#{now.year}")
     ticket = TicketModel(
         ticket_id,
@@ -302,7 +322,12 @@ def create_ticket(
 def get_ticket(ticket_id: str, actor: Principal, store: TicketStore = STORE) -> TicketOut:
     ticket = _find(ticket_id, store)
     _can_read(ticket, actor, ticket_id)
-    return ticket_view(ticket, actor)
+    view = ticket_view(ticket, actor)
+    if ticket.travel and view.visit is not None and not is_school_account(actor):
+        from chalicelib.services.visit import visit_messages  # it imports this module
+
+        view.visit.messages = visit_messages(ticket, actor)  # the ETA SMS with its delivery result
+    return view
 
 
 def _find(ticket_id_or_ref: str, store: TicketStore) -> TicketModel:
