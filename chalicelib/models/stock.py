@@ -29,7 +29,7 @@ from pynamodb.models import Model
 
 from chalicelib.domain.parts import InsufficientStock, LocationKind, MovementKind, Shortage
 from chalicelib.errors import AlreadyApplied, Conflict, FieldProblem, Forbidden, InvalidInput, StaleVersion
-from chalicelib.models.access import Page, _connection, _cursor, _page
+from chalicelib.models.access import Page, _connection, _cursor, _page, _unexpected
 from chalicelib.models.base import bind_tables, register
 from chalicelib.models.registry import UniqueKeyModel, UserModel
 from chalicelib.models.tickets import TicketModel
@@ -339,7 +339,7 @@ def create_part(part: PartModel) -> None:
                 f"a part with SKU '{part.sku}' already exists",
                 details=[FieldProblem("sku", "already in the catalogue")],
             ) from exc
-        raise
+        raise _unexpected(exc, "the part") from exc
 
 
 def update_part(part: PartModel, read_version: int, old_fits: list[str]) -> None:
@@ -362,7 +362,7 @@ def update_part(part: PartModel, read_version: int, old_fits: list[str]) -> None
                 f"part '{part.sku}' was changed by someone else meanwhile; reload it",
                 extra={"current_version": int(current.version) if current is not None else 0},
             ) from exc
-        raise
+        raise _unexpected(exc, "the part") from exc
 
 
 def create_location(location: LocationModel) -> None:
@@ -384,7 +384,7 @@ def create_location(location: LocationModel) -> None:
                 f"engineer '{location.engineer_id}' already has a van",
                 details=[FieldProblem("engineer_id", "already has a van")],
             ) from exc
-        raise
+        raise _unexpected(exc, "the location") from exc
 
 
 @dataclass(frozen=True)
@@ -466,7 +466,7 @@ def move_stock(m: Movement, checks: MoveChecks, guard: SealedGuard | None = None
                 raise AlreadyApplied("this Idempotency-Key was used before") from exc
             _explain_refusal(exc, m, checks)
             if not exc.contended or attempt == CONTENDED_ATTEMPTS - 1:
-                raise Conflict("the stock is being changed by other requests; retry") from exc
+                raise _unexpected(exc, "the stock") from exc
             time.sleep(0.05 * (attempt + 1))
 
 
