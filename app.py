@@ -11,6 +11,7 @@ from chalice import Chalice, Response
 from chalicelib.handlers import fallback, health, jobs, open311, public, registry, sla, tickets
 from chalicelib.handlers import parts as parts_handlers
 from chalicelib.handlers import visit as visit_handlers
+from chalicelib.handlers import visit_reports as visit_report_handlers
 from chalicelib.handlers._api import error_body, gateway_authorizer, json_response
 from chalicelib.media_types import PDF, XLSX_TYPE
 from chalicelib.observability import logger, start_tracing_in_lambda
@@ -62,6 +63,7 @@ def request_envelope(event: Any, get_response: Any) -> Response:
 for module in (health, registry, sla, tickets, public, open311):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(parts_handlers.api.blueprint)  # spare parts and stock (issue 11.6)
+app.register_blueprint(visit_report_handlers.api.blueprint)  # a visit's reports (issue 11.7)
 app.register_blueprint(visit_handlers.api.blueprint)  # the engineer's visit (issue 11)
 app.register_blueprint(jobs.blueprint)  # scheduled jobs: EventBridge rules, not routes
 if gateway_authorizer() is None:  # no API Gateway in front (local, test): unknown paths 404 here

@@ -75,6 +75,11 @@ from chalicelib.schemas_visit import (  # noqa: F401 - the engineer's visit (iss
     WorkOut,
     WorkQuery,
 )
+from chalicelib.schemas_visit_reports import (  # noqa: F401 - a visit's reports (issue 11.7), named like every other
+    FaultHandlingReportOut,
+    FaultTechnicalReportOut,
+    VisitReportQuery,
+)
 
 # A light check on purpose: email_validator + dnspython would cost ~60 ms of every cold start.
 # Empty means "no email"; one pattern rather than a union, so an error names just the field.

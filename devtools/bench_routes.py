@@ -496,6 +496,29 @@ CASES: list[Case] = [
         "a ticket's audit trail (5 events)",
         lambda w: Call("GET", f"/tickets/{w.ticket['ticket_id']}/events", "manager"),
     ),
+    # ---- a visit's reports (issue 11.7): the ticket, its school, room, lamps and engineer; no writes ----
+    Case(
+        "GET",
+        "/tickets/{ticket_id}/reports/technical",
+        "fault technical report (JSON)",
+        lambda w: Call("GET", f"/tickets/{w.ticket['ticket_id']}/reports/technical", "manager"),
+    ),
+    Case(
+        "GET",
+        "/tickets/{ticket_id}/reports/technical",
+        "fault technical report, A4 PDF",
+        lambda w: Call(
+            "GET", f"/tickets/{w.ticket['ticket_id']}/reports/technical", "manager", accept="application/pdf"
+        ),
+    ),
+    Case(
+        "GET",
+        "/tickets/{ticket_id}/reports/handling",
+        "fault handling report for the school (yellow), A4 PDF",
+        lambda w: Call(
+            "GET", f"/tickets/{w.ticket['ticket_id']}/reports/handling", "dispatcher", accept="application/pdf"
+        ),
+    ),
     # ---- parts and stock (issue 11.6) ----
     Case(
         "GET",

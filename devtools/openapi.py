@@ -45,6 +45,8 @@ CONFLICTS: dict[str, str] = {
     "the current one); reload it and apply the change again.",
     "transitionTicket": "`stale_version` (send `current_version` after reloading) or `illegal_transition` "
     "(the body names `current_status` and `allowed_actions`), or a merge into a closed ticket.",
+    "getFaultHandlingReport": "The ticket is a blue (level 1) fault: D-S1 gives a fault handling report to yellow, "
+    "orange and red faults only (the fault technical report exists for every level).",
     # parts and stock (issue 11.6)
     "createPart": "A part with this SKU is in the catalogue.",
     "createLocation": "The engineer already has a van.",
@@ -65,6 +67,12 @@ CONFLICTS: dict[str, str] = {
     "`illegal_transition` with `current_version`, `current_status` and the `ticket`.",
     "checkOut": "`illegal_transition`: the school has not signed yet (D-O2), or the visit is checked out already; "
     "`stale_version`; the body holds `current_version`, `current_status` and the `ticket` as it is now.",
+}
+
+# Routes that answer JSON by default and a file on request (`Accept`, or `?format=pdf`): their success lists both.
+ALSO_DOWNLOADS: dict[str, str] = {
+    "getFaultTechnicalReport": "application/pdf",
+    "getFaultHandlingReport": "application/pdf",
 }
 
 ERROR_TEXT = {
@@ -240,6 +248,8 @@ def _operation(op: Any) -> dict[str, Any]:
         if "/" in body
         else {"application/json": {"schema": _ref(body)}}
     )
+    if op.operation_id in ALSO_DOWNLOADS:
+        ok_content.update({t: _file(t) for t in (ALSO_DOWNLOADS[op.operation_id], OCTET_STREAM)})
     ok_headers = {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}
     if op.idempotent or op.guarded:
         ok_headers["Idempotent-Replayed"] = {

@@ -55,6 +55,12 @@ def _parse(path: Path) -> _Parsed:
             font = TTFFont(FPDF(), path, path.stem.lower(), "")
             if font.color_font is not None:  # a colour font keeps a document of its own: not shareable
                 raise ValueError(f"{path.name} is a colour font; it cannot be shared between documents")
+            # Decoded here, under the lock, so that documents only ever read the shared tables.
+            font.ttfont.getGlyphOrder()
+            for tag in SHARED_TABLES:
+                if tag in font.ttfont:
+                    for sub in getattr(font.ttfont[tag], "tables", ()):  # cmap decodes each subtable on first use
+                        sub.ensureDecompiled()
             _parsed[path] = _Parsed(font, path.read_bytes())
             PARSES[path.name] += 1
         return _parsed[path]

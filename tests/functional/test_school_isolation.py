@@ -47,7 +47,15 @@ OPERATIONS = _operations()
 
 # The routes a school's staff may call, the spec of D-A3: adding `school_staff` to a route is a decision
 # this list records (and the matrix then checks that the route keeps them to their school).
-SCHOOL_STAFF_OPERATIONS = {"getSchool", "listSchoolLamps", "getLamp", "getLampHistory", "listTickets", "getTicket"}
+SCHOOL_STAFF_OPERATIONS = {
+    "getSchool",
+    "listSchoolLamps",
+    "getLamp",
+    "getLampHistory",
+    "listTickets",
+    "getTicket",
+    "getFaultHandlingReport",  # D-S1: the school gets it (issue 11.7)
+}
 
 # Path parameters naming a school's resource, and what the 404 calls it.
 SCOPED_PARAMS = {"school_id": "school", "lamp_id": "lamp", "ticket_id": "ticket"}

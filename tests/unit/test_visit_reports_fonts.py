@@ -77,3 +77,17 @@ def test_documents_on_the_shared_parse_are_the_bytes_fpdf2_writes_on_its_own(par
         assert shared == _document(text, shared=False)
         assert _text(shared).strip() == text
     assert parses.count("DroidSansFallbackFull.ttf") == 1 + len(TEXTS)  # once shared, then each unshared document
+
+
+def test_a_second_visit_report_parses_no_font(parses):
+    from chalicelib.services import visit_reports
+    from tests.unit.test_visit_reports import NOW, facts, full_visit, ticket
+
+    first = visit_reports.render_pdf(visit_reports.build_technical(facts(ticket(**full_visit())), NOW))
+    assert sorted(parses) == ["DejaVuSans.ttf", "DroidSansFallbackFull.ttf"]
+    second = visit_reports.render_pdf(visit_reports.build_handling(facts(ticket(**full_visit())), NOW))
+    labels.render_sheet([labels.Label("上海市第一中学", "A-1", "教室", "位置", "", "https://x.test/r/t")], title="QR")
+
+    assert sorted(parses) == ["DejaVuSans.ttf", "DroidSansFallbackFull.ttf"]  # neither the report nor the sheet
+    assert "故障技术报告" in _text(first)
+    assert "故障处理报告" in _text(second)
