@@ -212,7 +212,8 @@ def test_a_breach_is_recorded_once_when_the_timer_and_the_reconciliation_both_ac
 
     for ticket, response_by in ((first, "timer"), (second, "reconciliation")):
         view = sla(timers, auth, ticket)
-        assert [b["key"] for b in view["breaches"]] == ["response", "onsite"]
+        breaches = [b["key"] for b in view["breaches"]]  # the timer adds onsite.3 3 s after onsite: maybe yet
+        assert breaches[:2] == ["response", "onsite"] and len(breaches) == len(set(breaches)), breaches
         assert record(view, "response")["recorded_by"] == response_by
         keys = [n["key"] for n in view["notifications"]]
         assert len(keys) == len(set(keys))
