@@ -47,6 +47,15 @@ from chalicelib.schemas_parts import (  # noqa: F401 - parts and stock (issue 11
     StockMovementPageOut,
     StockOut,
 )
+from chalicelib.schemas_sign_off import (  # noqa: F401 - visit photos and sign-off (issue 11.4, 11.8)
+    AttachTicketPhotoIn,
+    SignOffIn,
+    SignOffRequestIn,
+    SignOffRequestOut,
+    TicketPhotosOut,
+    TicketPhotoUploadIn,
+    TicketPhotoUploadOut,
+)
 from chalicelib.schemas_sla import (  # noqa: F401 - the ticket's SLA view (issue 10), named like every other
     SlaMilestoneOut,
     SlaNotificationOut,

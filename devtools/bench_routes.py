@@ -57,6 +57,12 @@ class World:
     depot_id: str = ""
     van_id: str = ""
     part_version: int = 1  # BP-TUBE's, for the next updatePart
+    # the visit's photos and the school's sign-off (issue 11.4, 11.8)
+    photo_ticket_id: str = ""  # acknowledged, eng-1's: photo uploads and attaches
+    photo_upload_id: str = ""  # uploaded by the seed, attached by the attach case
+    sign_off_request_ticket_id: str = ""  # resolved: requestSignOff
+    sign_off_ticket_id: str = ""  # resolved, a code requested by the seed: signOff
+    sign_off_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -622,7 +628,147 @@ CASES: list[Case] = [
         "a depot's movement log (a page of 50)",
         lambda w: Call("GET", f"/stock/{w.depot_id}/movements", "parts_manager"),
     ),
+    # ---- the visit's photos and the school's sign-off (issue 11.4, 11.8): guarded writes ----
+    Case(
+        "POST",
+        "/tickets/{ticket_id}/photo-uploads",
+        "a presigned POST for a before photo (ticket read, guard put)",
+        lambda w: Call(
+            "POST",
+            f"/tickets/{w.photo_ticket_id}/photo-uploads",
+            "engineer",
+            {"stage": "before", "content_type": "image/jpeg"},
+            sub="eng-1",
+            idempotency_key=f"bench-photo-upload-{next(w.serials)}",
+        ),
+        201,
+    ),
+    Case(
+        "POST",
+        "/tickets/{ticket_id}/photos",
+        "attach a checked photo (ticket read; S3 head and 32 bytes; one transaction: ticket, event, guard)",
+        lambda w: _attach_photo(w, "bench-photo-attach"),
+        201,
+        repeatable=False,
+    ),
+    Case(
+        "POST",
+        "/tickets/{ticket_id}/photos",
+        "the same attach retried with its key (refused transaction, guard read)",
+        lambda w: _attach_photo(w, "bench-photo-attach"),
+        201,
+        repeatable=False,
+    ),
+    Case(
+        "GET",
+        "/tickets/{ticket_id}/photos",
+        "a ticket's photos with 15-minute links (one GetItem)",
+        lambda w: Call("GET", f"/tickets/{w.photo_ticket_id}/photos", "dispatcher"),
+    ),
+    Case(
+        "POST",
+        "/tickets/{ticket_id}/sign-off",
+        "the school's code: sign off (ticket read, attempt counted, one transaction: ticket, event, guard, code used)",
+        lambda w: Call(
+            "POST",
+            f"/tickets/{w.sign_off_ticket_id}/sign-off",
+            "engineer",
+            {"method": "otp", "code": w.sign_off_code, "signer_name": "Ms Wang", "satisfaction": 5},
+            sub="eng-1",
+            idempotency_key="bench-sign-off",
+        ),
+        repeatable=False,
+    ),
+    Case(
+        "POST",
+        "/tickets/{ticket_id}/sign-off-requests",
+        "a sign-off code by SMS (ticket, school; one transaction: request, hourly limit, guard; SNS)",
+        lambda w: Call(
+            "POST",
+            f"/tickets/{w.sign_off_request_ticket_id}/sign-off-requests",
+            "engineer",
+            {"method": "otp"},
+            sub="eng-1",
+            idempotency_key="bench-sign-off-request",
+        ),
+        201,
+        repeatable=False,  # at most 5 codes per ticket and hour
+    ),
 ]
+
+def _attach_photo(w: World, key: str) -> Call:
+    body = {"upload_id": w.photo_upload_id, "stage": "before"}
+    return Call("POST", f"/tickets/{w.photo_ticket_id}/photos", "engineer", body, sub="eng-1", idempotency_key=key)
+
+
+def _seed_visit(stack: Stack, w: World) -> None:
+    """Issue 11.4, 11.8: an acknowledged ticket with an uploaded photo; two resolved tickets at a school whose
+    contact has a mobile, one with a code requested (read back from moto's SNS, as the school would)."""
+    import re
+
+    import boto3
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    from chalicelib.settings import get_settings
+
+    body = {
+        "contract_id": w.scratch_contract_id,
+        "code": f"BS{next(w.codes)}",
+        "name": "Bench sign-off school",
+        "address": "1 Xueyuan Road",
+        "latitude": 31.23,
+        "longitude": 121.47,
+        "contacts": [{"name": "Ms Wang", "role": "head teacher", "phone": "13812345678"}],
+    }
+    school_id = stack.ok(stack.request("POST", "/schools", "admin", body), 201, "school")["school_id"]
+
+    def worked(steps: list[tuple[str, str, str | None, dict[str, Any]]]) -> str:
+        ticket_body = {"source": "school_report", "school_id": school_id, "category": "not_lit", "description": "dark"}
+        t = stack.ok(stack.request("POST", "/tickets", "dispatcher", ticket_body), 201, "ticket")
+        for action, role, sub, fields in steps:
+            call = _transition(t, action, role, sub, **fields)
+            t = stack.ok(stack.request(call.method, call.path, call.role, call.body, sub=call.sub), 200, action)
+        return str(t["ticket_id"])
+
+    acknowledged = [
+        ("triage", "dispatcher", None, {"level": 2}),
+        ("assign", "dispatcher", None, {"assignee_id": "eng-1"}),
+        ("acknowledge", "engineer", "eng-1", {}),
+    ]
+    resolved = [*acknowledged, ("resolve", "engineer", "eng-1", {"note": "Swapped the driver board"})]
+    w.photo_ticket_id = worked(acknowledged)
+    w.sign_off_request_ticket_id = worked(resolved)
+    w.sign_off_ticket_id = worked(resolved)
+
+    upload_body = {"stage": "before", "content_type": "image/jpeg"}
+    reply = stack.request(
+        "POST",
+        f"/tickets/{w.photo_ticket_id}/photo-uploads",
+        "engineer",
+        upload_body,
+        sub="eng-1",
+        idempotency_key="seed-photo-upload",
+    )
+    upload = stack.ok(reply, 201, "photo upload")
+    w.photo_upload_id = upload["upload_id"]
+    jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 2000
+    boto3.client("s3").put_object(Bucket=get_settings().photo_bucket, Key=upload["upload"]["fields"]["key"], Body=jpeg)
+
+    reply = stack.request(
+        "POST",
+        f"/tickets/{w.sign_off_ticket_id}/sign-off-requests",
+        "engineer",
+        {"method": "otp"},
+        sub="eng-1",
+        idempotency_key="seed-sign-off-request",
+    )
+    stack.ok(reply, 201, "sign-off request")
+    sms = list(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values())
+    found = re.search(r"签认码 (\d{6})", sms[-1][1])
+    if found is None:
+        raise RuntimeError("bench setup: no sign-off code in the SMS")
+    w.sign_off_code = found.group(1)
 
 
 def missing_cases() -> tuple[list[str], list[str]]:
@@ -803,6 +949,7 @@ def seed(stack: Stack) -> World:
     r = move(move(ticket(lamps[6]), "triage", level=2), "assign", assignee_id="eng-1")
     w.resolve_ticket = move(r, "acknowledge", "engineer", "eng-1")
     _seed_stock(stack, w)
+    _seed_visit(stack, w)  # issue 11.4, 11.8
     return w
 
 

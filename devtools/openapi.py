@@ -67,6 +67,15 @@ CONFLICTS: dict[str, str] = {
     "`illegal_transition` with `current_version`, `current_status` and the `ticket`.",
     "checkOut": "`illegal_transition`: the school has not signed yet (D-O2), or the visit is checked out already; "
     "`stale_version`; the body holds `current_version`, `current_status` and the `ticket` as it is now.",
+    # the visit's photos and the school's sign-off (issue 11.4, 11.8)
+    "createTicketPhotoUpload": "The ticket is not being worked (not yet assigned, or closed, cancelled or merged).",
+    "attachTicketPhoto": "The photo is already attached, or the ticket is not being worked (`current_status`); or "
+    "`stale_version`/`write_conflict` when many changes land at once: send it again with the same key.",
+    "requestSignOff": "`illegal_transition`: only a resolved ticket is signed off (the body names `current_status` "
+    "and `allowed_actions`); `sms_not_sent`: the SMS could not be sent, try again or use `signature`.",
+    "signOff": "`sign_off_locked`: 5 wrong codes, request a new code; `sign_off_not_requested`: request a sign-off "
+    "first (or it was replaced by a newer request); `illegal_transition` (already signed off, the body names "
+    "`current_status`); the code or signature was already used.",
 }
 
 # Routes that answer JSON by default and a file on request (`Accept`, or `?format=pdf`): their success lists both.

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from chalicelib.auth import Principal, Role
 from chalicelib.domain.assets import OptionalText, Text
 from chalicelib.domain.policy import ServicePolicy
+from chalicelib.domain.sign_off import Method as SignOffMethod
+from chalicelib.domain.sign_off import sign_off_record
 from chalicelib.domain.sla import SchoolFacts, sla_deadlines
 from chalicelib.domain.tickets import Category
 from chalicelib.domain.types import Id, Level, Note, RequiredNote
@@ -114,10 +116,35 @@ class Resolve(_Change):
     note: RequiredNote
 
 
+# Set only by the sign-off service (chalicelib/services/sign_off.py) once the school gave its code or
+# signature: a typed name through POST /tickets/{ticket_id}/transitions is refused (D-O2).
+SCHOOL_GAVE_IT = "sign_off_given_by_school"
+
+
 class SignOff(_Change):
+    """The school's sign-off, recorded by `signOff` (POST /tickets/{ticket_id}/sign-off) only."""
+
     action: Literal["sign_off"]
+    method: SignOffMethod
     signer_name: Text
     signer_role: OptionalText = ""
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    satisfaction: int | None = Field(default=None, ge=1, le=5, description="D-O4")
+    comment: Note = ""
+    device_at: dt.datetime | None = None
+    sent_to: str = ""  # the masked number an OTP went to
+    signature_key: str = ""  # the signature image, for method signature
+
+    @field_validator("action")
+    @classmethod
+    def _given_by_school(cls, value: str, info: ValidationInfo) -> str:
+        if not (info.context or {}).get(SCHOOL_GAVE_IT):
+            raise ValueError(
+                "a sign-off is given by the school: POST /tickets/{ticket_id}/sign-off-requests, "
+                "then POST /tickets/{ticket_id}/sign-off (requestSignOff, signOff)"
+            )
+        return value
 
 
 class Close(_Change):
@@ -146,7 +173,7 @@ class ChangeLevel(_Change):
 
 
 TicketChange = Annotated[
-    Triage | Assign | Acknowledge | Depart | Arrive | Resolve | SignOff | Close | Cancel | Merge | Reopen | ChangeLevel,
+    Triage | Assign | Acknowledge | Depart | Arrive | Resolve | Close | Cancel | Merge | Reopen | ChangeLevel,
     Field(discriminator="action"),
 ]
 
@@ -224,12 +251,20 @@ def _sign_off(
     state: TicketState, change: SignOff, actor: Principal, policy: ServicePolicy | None, now: dt.datetime
 ) -> dict[str, Any]:
     return {
-        "sign_off": {
-            "signer_name": change.signer_name,
-            "signer_role": change.signer_role,
-            "recorded_by": actor.sub,
-            "at": now.isoformat(),
-        }
+        "sign_off": sign_off_record(
+            method=change.method,
+            signer_name=change.signer_name,
+            signer_role=change.signer_role,
+            recorded_by=actor.sub,
+            now=now,
+            device_at=change.device_at,
+            lat=change.lat,
+            lon=change.lon,
+            satisfaction=change.satisfaction,
+            comment=change.comment,
+            sent_to=change.sent_to,
+            signature_key=change.signature_key,
+        )
     }
 
 
@@ -335,7 +370,7 @@ ACTIONS: dict[str, Action] = {
             FIELD_ROLES | {Role.DISPATCHER},
             _sign_off,
             assignee_only=True,
-            summary="the school signs the work (D-O2)",
+            summary="the school signs the work (D-O2): its SMS code or signature, only through signOff",
         ),
         Action(
             "close",

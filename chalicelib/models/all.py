@@ -5,6 +5,7 @@ from chalicelib.models import (  # noqa: F401
     open311,
     rate_limits,
     registry,
+    sign_off,
     sla,
     sla_policies,
     stock,

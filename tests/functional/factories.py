@@ -100,6 +100,44 @@ def transition(
     return call(client, "POST", f"/tickets/{ticket['ticket_id']}/transitions", auth(role, sub), body)
 
 
+# A PNG's first bytes: what the signature check reads (the image itself is not drawn in tests).
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def school_signs_off(
+    client: Any, headers: Any, ticket: dict[str, Any], role: str = "dispatcher", sub: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    """The school's sign-off as the app gives it (issue 11.8): the contact signs on the engineer's screen,
+    the app uploads the PNG and signs off with it. Returns the signed-off ticket."""
+    import uuid
+
+    import boto3
+
+    from tests.support.world import PHOTO_BUCKET
+
+    path = f"/tickets/{ticket['ticket_id']}"
+    request = ok(
+        call(
+            client,
+            "POST",
+            f"{path}/sign-off-requests",
+            {**headers(role, sub), "Idempotency-Key": str(uuid.uuid4())},
+            {"method": "signature"},
+        ),
+        201,
+    )
+    key = request["upload"]["fields"]["key"]
+    boto3.client("s3").put_object(Bucket=PHOTO_BUCKET, Key=key, Body=PNG, ContentType="image/png")
+    body = {
+        "method": "signature",
+        "signature_upload_id": request["request_id"],
+        **ACTION_FIELDS["sign_off"],
+        **fields,
+    }
+    headers_with_key = {**headers(role, sub), "Idempotency-Key": str(uuid.uuid4())}
+    return ok(call(client, "POST", f"{path}/sign-off", headers_with_key, body))
+
+
 # ---- shared by the transition matrix and other multi-ticket tests ---------------------------
 
 
@@ -194,6 +232,9 @@ def drive(
         if action == "merge":
             fields["merge_into"] = merge_into
         role, sub = (assignee_role, assignee_id) if who == "assignee" else (who, None)
+        if action == "sign_off":  # only the school signs off (D-O2): not a typed name, a signature here
+            ticket = school_signs_off(client, headers, ticket, role, sub)
+            continue
         body = {"action": action, "version": ticket["version"], **fields}
         ticket = ok(call(client, "POST", f"/tickets/{ticket['ticket_id']}/transitions", headers(role, sub), body))
     assert ticket["status"] == status

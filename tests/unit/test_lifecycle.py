@@ -20,6 +20,8 @@ from chalicelib.domain.lifecycle import (
     FAULT_OPEN_STATES,
     FIELD_ROLES,
     MILESTONE_OF,
+    SCHOOL_GAVE_IT,
+    SignOff,
     Status,
     TicketState,
     allowed_actions,
@@ -41,6 +43,7 @@ FULL_REQUEST = {
     "merge_into": "t_other",
     "signer_name": "Ms Wang",
     "signer_role": "head teacher",
+    "method": "otp",
 }
 
 
@@ -58,6 +61,8 @@ def request(action: str, **overrides):
     """The action's own request model, with every field it takes set validly (unless overridden)."""
     fields = ACTIONS[action].request.model_fields
     values = {k: v for k, v in {**FULL_REQUEST, **overrides}.items() if k in fields and v is not None}
+    if action == "sign_off":  # not a transition body any more: only the sign-off service builds it (D-O2)
+        return SignOff.model_validate({"action": action, "version": 1, **values}, context={SCHOOL_GAVE_IT: True})
     return TransitionIn.model_validate({"action": action, "version": 1, **values}).root
 
 
@@ -168,13 +173,29 @@ def test_engineers_never_close_tickets_even_after_sign_off():
 
 def test_sign_off_records_who_signed_and_who_recorded_it():
     """D-O2: the school signs; a dispatcher may record a signature phoned in, whoever is assigned."""
-    result = plan(Status.RESOLVED, "sign_off", Role.DISPATCHER, "disp-1")
+    result = plan(Status.RESOLVED, "sign_off", Role.DISPATCHER, "disp-1", satisfaction=5, lat=31.2, lon=121.4)
     assert result.changes["sign_off"] == {
+        "method": "otp",
         "signer_name": "Ms Wang",
         "signer_role": "head teacher",
         "recorded_by": "disp-1",
         "at": NOW.isoformat(),
+        "device_at": None,
+        "lat": 31.2,
+        "lon": 121.4,
+        "satisfaction": 5,
+        "comment": "",
     }
+
+
+def test_a_typed_sign_off_is_no_transition_any_more():
+    """D-O2: the school gives the sign-off (its code or signature, through signOff), nobody types it."""
+    body = {"action": "sign_off", "version": 1, "method": "otp", "signer_name": "Ms Wang"}
+    with pytest.raises(ValidationError) as refused:
+        SignOff.model_validate(body)
+    assert [e["loc"] for e in refused.value.errors()] == [("action",)]
+    with pytest.raises(ValidationError):
+        TransitionIn.model_validate(body)
 
 
 def test_level_change_recomputes_deadlines_from_the_report_time_not_from_now():
