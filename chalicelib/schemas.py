@@ -16,6 +16,21 @@ from chalicelib.domain.policy import Colour, ServicePolicy, WarrantyTerms, defau
 from chalicelib.domain.public_reports import MAX_PHOTOS, PHOTO_MAX_BYTES, Fault, Stage
 from chalicelib.domain.tickets import MAX_LAMPS_PER_TICKET, Category, Source
 from chalicelib.domain.types import Id, Level, Note
+from chalicelib.schemas_inspections import (  # noqa: F401 - inspection rounds: plans, calendars, visits (issue 12)
+    AssignInspectionVisitIn,
+    InspectionPlanIn,
+    InspectionPlanOut,
+    InspectionPlanSchoolIn,
+    InspectionPlanSchoolOut,
+    InspectionVisitOut,
+    InspectionVisitPageOut,
+    InspectionVisitQuery,
+    SchoolCalendarIn,
+    SchoolCalendarOut,
+    SemesterIn,
+    SemesterOut,
+    StartInspectionVisitIn,
+)
 from chalicelib.schemas_open311 import (  # noqa: F401 - Open311 GeoReport v2's own shapes, named like every other
     Open311CreatedListOut,
     Open311CreatedOut,

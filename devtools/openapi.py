@@ -52,6 +52,11 @@ CONFLICTS: dict[str, str] = {
     "createLocation": "The engineer already has a van.",
     "updatePart": "`stale_version`: the part was edited since the `version` sent (`current_version` names the "
     "current one); reload it and apply the change again.",
+    # inspection rounds (issue 12)
+    "assignInspectionVisit": "`illegal_transition`: the visit is started, completed or cancelled (`current_status`); "
+    "or `stale_version` when the `version` sent is not the current one.",
+    "startInspectionVisit": "`illegal_transition`: the visit is not `assigned` (e.g. already started with another "
+    "Idempotency-Key; `current_status`), or `stale_version`; a retry with the same key gets the first answer.",
     "moveStock": "`insufficient_stock`: the source holds less than `qty` (the body names `sku`, `location_id` and "
     "`available`; nothing changed).",
     # the engineer's visit (issue 11): every 409 carries the current state (`current_version`, `current_status`, `ticket`)
