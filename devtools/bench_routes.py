@@ -63,6 +63,8 @@ class World:
     sign_off_request_ticket_id: str = ""  # resolved: requestSignOff
     sign_off_ticket_id: str = ""  # resolved, a code requested by the seed: signOff
     sign_off_code: str = ""
+    # inspection plans, calendars and visits (issue 12.1, 12.2, 12.6): see _seed_rounds
+    rounds: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -694,6 +696,75 @@ CASES: list[Case] = [
         201,
         repeatable=False,  # at most 5 codes per ticket and hour
     ),
+    # ---- inspection plans, calendars and visits (issue 12.1, 12.2, 12.6) ----
+    Case(
+        "PUT",
+        "/contracts/{contract_id}/inspection-plan",
+        "regenerate a 3-school plan, every visit there (schools Query, plan batch write and Query, calendar and "
+        "visits BatchGet)",
+        lambda w: Call(
+            "PUT",
+            f"/contracts/{w.contract_id}/inspection-plan",
+            "project_lead",
+            {"styles": ["monthly", "quarterly"], "region": "bench-region"},
+        ),
+    ),
+    Case(
+        "PUT",
+        "/calendars/{region}",
+        "replace a region's school calendar (read, put)",
+        lambda w: Call("PUT", "/calendars/bench-region", "admin", _BENCH_CALENDAR),
+    ),
+    Case(
+        "GET",
+        "/calendars/{region}",
+        "a region's school calendar",
+        lambda w: Call("GET", "/calendars/bench-region", "engineer"),
+    ),
+    Case(
+        "GET",
+        "/inspection-visits",
+        "a school's inspection visits (one Query)",
+        lambda w: Call("GET", f"/inspection-visits?school_id={w.school_id}", "dispatcher"),
+    ),
+    Case(
+        "GET",
+        "/inspection-visits",
+        "an engineer's open inspection visits (one Query)",
+        lambda w: Call("GET", "/inspection-visits?assignee_id=eng-1", "engineer", sub="eng-1"),
+    ),
+    Case(
+        "GET",
+        "/inspection-visits",
+        "the overdue inspection visits (one Query)",
+        lambda w: Call("GET", "/inspection-visits?status=overdue", "project_lead"),
+    ),
+    Case(
+        "POST",
+        "/inspection-visits/{visit_id}/assignment",
+        "reassign a planned visit (visit read, user read, one transaction)",
+        lambda w: Call(
+            "POST",
+            f"/inspection-visits/{w.rounds['assign_visit_id']}/assignment",
+            "dispatcher",
+            {"assignee_id": "exp-1" if w.rounds.get("assignee") == "eng-1" else "eng-1"},
+        ),
+        after=lambda w, reply: w.rounds.update(assignee=reply.body["assignee_id"]) if reply.status == 200 else None,
+    ),
+    Case(
+        "POST",
+        "/inspection-visits/{visit_id}/start",
+        "start a visit: the engineer's check-in (the visit, with the school's position; one transaction: visit, guard)",
+        lambda w: _start_round(w, "bench-round-start"),
+        repeatable=False,
+    ),
+    Case(
+        "POST",
+        "/inspection-visits/{visit_id}/start",
+        "the same start retried with its key (replayed: refused transaction, guard read)",
+        lambda w: _start_round(w, "bench-round-start"),
+        before=lambda w: None,  # not sent in the warm-up: the first start above is counted first
+    ),
 ]
 
 def _attach_photo(w: World, key: str) -> Call:
@@ -950,6 +1021,7 @@ def seed(stack: Stack) -> World:
     w.resolve_ticket = move(r, "acknowledge", "engineer", "eng-1")
     _seed_stock(stack, w)
     _seed_visit(stack, w)  # issue 11.4, 11.8
+    _seed_rounds(stack, w)  # issue 12.1, 12.2
     return w
 
 
@@ -967,6 +1039,32 @@ def _seed_stock(stack: Stack, w: World) -> None:
         body = {"kind": "received", "sku": sku, "qty": 1000, "to_location_id": w.depot_id}
         reply = stack.request("POST", "/stock/movements", "parts_manager", body, idempotency_key=f"seed-{sku}")
         stack.ok(reply, 201, "receipt")
+
+
+_BENCH_CALENDAR = {
+    "semesters": [{"name": "2025-autumn", "start": "2025-09-01", "end": "2026-01-17"}],
+    "holidays": [f"2025-10-0{d}" for d in range(1, 9)],
+    "makeup_workdays": ["2025-09-28", "2025-10-11"],
+}
+
+
+def _start_round(w: World, key: str) -> Call:
+    body = {"lat": 31.2302, "lon": 121.47, "accuracy_m": 15}
+    path = f"/inspection-visits/{w.rounds['start_visit_id']}/start"
+    return Call("POST", path, "engineer", body, sub="eng-1", idempotency_key=key)
+
+
+def _seed_rounds(stack: Stack, w: World) -> None:
+    """Issue 12.1, 12.2: a calendar, the main contract's plan (monthly and quarterly for its 3 schools), one
+    visit of the first school assigned to eng-1 (started by a case), another left for the reassign cycle."""
+    stack.ok(stack.request("PUT", "/calendars/bench-region", "admin", _BENCH_CALENDAR), 200, "calendar")
+    plan = {"styles": ["monthly", "quarterly"], "region": "bench-region"}
+    stack.ok(stack.request("PUT", f"/contracts/{w.contract_id}/inspection-plan", "project_lead", plan), 200, "plan")
+    listed = stack.ok(stack.request("GET", f"/inspection-visits?school_id={w.school_id}", "dispatcher"), 200, "visits")
+    first, second = listed["items"][0]["visit_id"], listed["items"][1]["visit_id"]
+    reply = stack.request("POST", f"/inspection-visits/{first}/assignment", "dispatcher", {"assignee_id": "eng-1"})
+    stack.ok(reply, 200, "assign")
+    w.rounds = {"start_visit_id": first, "assign_visit_id": second}
 
 
 # ---- measure -------------------------------------------------------------------------------------

@@ -185,6 +185,8 @@ class InspectionVisitModel(Model):
     window_end = UnicodeAttribute()  # ISO date: the due date
     due_at = UnicodeAttribute()  # when it becomes overdue (PLAN-7), UTC fixed width: every index's sort key
     status = UnicodeAttribute(default=VisitStatus.PLANNED.value)
+    # The school as check-in needs it, kept when the visit is generated: {name, latitude, longitude, fence_m}
+    site = JSONAttribute(null=True)
     assignee_id = UnicodeAttribute(null=True)
     assigned_at = UTCDateTimeAttribute(null=True)
     assigned_by = UnicodeAttribute(null=True)
