@@ -12,6 +12,7 @@ from chalicelib.handlers import fallback, health, jobs, open311, public, registr
 from chalicelib.handlers import inspection_jobs
 from chalicelib.handlers import inspections as inspection_handlers
 from chalicelib.handlers import parts as parts_handlers
+from chalicelib.handlers import reports as report_handlers
 from chalicelib.handlers import sign_off as sign_off_handlers
 from chalicelib.handlers import visit as visit_handlers
 from chalicelib.handlers import visit_reports as visit_report_handlers
@@ -71,6 +72,7 @@ app.register_blueprint(visit_handlers.api.blueprint)  # the engineer's visit (is
 app.register_blueprint(sign_off_handlers.api.blueprint)  # visit photos and the school's sign-off (issue 11.4, 11.8)
 app.register_blueprint(inspection_handlers.api.blueprint)  # inspection rounds: plans, calendars, visits (issue 12)
 app.register_blueprint(inspection_jobs.blueprint)  # overdue inspection visits escalated (issue 12.6)
+app.register_blueprint(report_handlers.api.blueprint)  # reports (issue 13)
 app.register_blueprint(jobs.blueprint)  # scheduled jobs: EventBridge rules, not routes
 if gateway_authorizer() is None:  # no API Gateway in front (local, test): unknown paths 404 here
     app.register_blueprint(fallback.blueprint)

@@ -8,3 +8,4 @@ PDF = "application/pdf"
 # an equipment list may come as it (its bytes say CSV or XLSX), and a download is served as it on request.
 OCTET_STREAM = "application/octet-stream"
 DOWNLOADS = (PDF,)  # binary answers: also served as OCTET_STREAM to a client whose Accept names only that
+SVG = "image/svg+xml"  # report charts (issue 13)

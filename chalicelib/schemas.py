@@ -71,6 +71,14 @@ from chalicelib.schemas_sign_off import (  # noqa: F401 - visit photos and sign-
     TicketPhotoUploadIn,
     TicketPhotoUploadOut,
 )
+from chalicelib.schemas_reports import (  # noqa: F401 - reports (issue 13), named like every other
+    EngineerReportOut,
+    FaultTrendsOut,
+    ReportQuery,
+    SchoolMonthlyQuery,
+    SchoolMonthlyReportOut,
+    SlaReportOut,
+)
 from chalicelib.schemas_sla import (  # noqa: F401 - the ticket's SLA view (issue 10), named like every other
     SlaMilestoneOut,
     SlaNotificationOut,

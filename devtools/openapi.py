@@ -88,6 +88,13 @@ ALSO_DOWNLOADS: dict[str, str] = {
     "getFaultTechnicalReport": "application/pdf",
     "getFaultHandlingReport": "application/pdf",
 }
+# Reports (issue 13): JSON by default, a CSV file or an SVG chart on request (`Accept`, or `?format=`).
+ALSO_FORMATS: dict[str, tuple[str, ...]] = {
+    "getSlaReport": ("text/csv", "image/svg+xml"),
+    "getFaultTrends": ("text/csv", "image/svg+xml"),
+    "getEngineerReport": ("text/csv", "image/svg+xml"),
+    "getSchoolMonthlyReport": ("application/pdf", OCTET_STREAM),
+}
 
 ERROR_TEXT = {
     400: "Malformed JSON body, invalid query string or header (`malformed_body`, `invalid_query`, `invalid_header`); "
@@ -264,6 +271,7 @@ def _operation(op: Any) -> dict[str, Any]:
     )
     if op.operation_id in ALSO_DOWNLOADS:
         ok_content.update({t: _file(t) for t in (ALSO_DOWNLOADS[op.operation_id], OCTET_STREAM)})
+    ok_content.update({t: _file(t) for t in ALSO_FORMATS.get(op.operation_id, ())})
     ok_headers = {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}
     if op.idempotent or op.guarded:
         ok_headers["Idempotent-Replayed"] = {

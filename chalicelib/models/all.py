@@ -6,6 +6,7 @@ from chalicelib.models import (  # noqa: F401
     open311,
     rate_limits,
     registry,
+    report_aggregates,
     sign_off,
     sla,
     sla_policies,

@@ -194,6 +194,8 @@ class TicketModel(Model):
     event_count = NumberAttribute(default=0)
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
+    # The facts the report aggregates counted for this ticket at its last write (models.report_aggregates).
+    report_facts = JSONAttribute(null=True)
 
     # SLA timers (issue 10, chalicelib/models/sla.py): the milestones as top-level attributes (written with
     # the change that meets them), the breaches the timer recorded (at the deadline they missed), the
