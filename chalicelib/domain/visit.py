@@ -57,7 +57,7 @@ class FenceCheck:
 
 
 def check_fence(
-    lat: float, lon: float, accuracy_m: float, school_lat: float | None, school_lon: float | None, fence_m: int | None
+    lat: float, lon: float, accuracy_m: float, school_lat: float | None, school_lon: float | None, fence_m: float | None
 ) -> FenceCheck:
     """Outside is accepted and flagged, never refused (indoor GPS is poor). A fix whose accuracy circle
     reaches into the fence counts as inside: the phone may well be there."""

@@ -43,7 +43,6 @@ from chalicelib.models.registry import (
     UniqueKeyModel,
     UserModel,
 )
-from chalicelib.models.report_aggregates import add_report_counters
 from chalicelib.models.sla_policies import SlaPolicyRevisionModel
 from chalicelib.models.tickets import (
     DIMENSION_ORDER,
@@ -498,7 +497,6 @@ def open_ticket(
     tx = Transaction()
     tx.put(ticket, label="ticket")
     tx.put(event, condition=TicketEventModel.seq.does_not_exist(), label="event")
-    add_report_counters(tx, ticket, event.action)  # issue 13: the report rows, in the change's transaction
     for history in lamp_histories:
         _lamp_opens_case(tx, history.lamp_id, ticket.ticket_id, expected_case)
         tx.put(history, label=f"history:{history.lamp_id}")
@@ -521,7 +519,6 @@ def join_case(
     tx = Transaction()
     tx.put(ticket, label="ticket")
     tx.put(event, condition=TicketEventModel.seq.does_not_exist(), label="event")
-    add_report_counters(tx, ticket, event.action)  # issue 13: the report rows, in the change's transaction
     if added_lamp is not None:
         _lamp_opens_case(tx, added_lamp.lamp_id, ticket.ticket_id, expected_case)
         tx.put(added_lamp, label=f"history:{added_lamp.lamp_id}")
@@ -572,7 +569,6 @@ def apply_transition(
         extra(tx)
     tx.put(ticket, label="ticket")
     tx.put(event, condition=TicketEventModel.seq.does_not_exist(), label="event")
-    add_report_counters(tx, ticket, event.action)  # issue 13: the report rows, in the change's transaction
     for record, actions in sla.met_record_updates(ticket, met):  # a breached milestone met: when, how late
         tx.update(record, actions, label=f"sla-record:{record.record_key}")
     if open_fault_delta:
@@ -769,37 +765,78 @@ def query_visit_messages(ticket_id: str, limit: int = 20) -> list[VisitMessageMo
     return list(VisitMessageModel.query(ticket_id, limit=limit))
 
 
-def get_swap_context(lamp_id: str, school_id: str, contract_id: str) -> tuple[LampModel, SchoolModel, ContractModel]:
-    """What a unit swap reads (the old unit, its school and contract's warranty terms): one BatchGetItem."""
+@dataclass
+class WorkContext:
+    """What a work record reads besides the ticket, in one BatchGetItem: the engineer's van (its guard item
+    names it) and, for a unit swap, the ticket's lamps, the school, the contract and the school's asset
+    counter (the new unit's number is taken in the write's own transaction, conditioned on this value)."""
+
+    van_id: str | None = None
+    lamps: dict[str, LampModel] | None = None
+    school: SchoolModel | None = None
+    contract: ContractModel | None = None
+    counter: int = 0
+
+
+def get_work_context(
+    van_of: str | None, lamp_ids: Sequence[str] = (), school_id: str = "", contract_id: str = "", counter: str = ""
+) -> WorkContext:
     bind_tables()
-    conn = _connection()
-    answer = conn.client.batch_get_item(
-        RequestItems={
-            LampModel.Meta.table_name: {"Keys": [{"lamp_id": {"S": lamp_id}}], "ConsistentRead": True},
-            SchoolModel.Meta.table_name: {"Keys": [{"school_id": {"S": school_id}}]},
-            ContractModel.Meta.table_name: {"Keys": [{"contract_id": {"S": contract_id}}]},
+    wanted: dict[str, dict[str, Any]] = {}
+    if van_of:
+        wanted[UniqueKeyModel.Meta.table_name] = {"Keys": [{"key": {"S": f"van#{van_of}"}}]}
+    if lamp_ids:
+        wanted[LampModel.Meta.table_name] = {
+            "Keys": [{"lamp_id": {"S": i}} for i in dict.fromkeys(lamp_ids)],
+            "ConsistentRead": True,
         }
-    )
-    found = answer.get("Responses", {})
-
-    def one(model: type[T], what: str, key: str) -> T:
-        items = found.get(model.Meta.table_name) or []
-        if not items:
-            raise NotFound(f"{what} '{key}' does not exist")
-        return model.from_raw_data(items[0])
-
-    return (
-        one(LampModel, "lamp", lamp_id),
-        one(SchoolModel, "school", school_id),
-        one(ContractModel, "contract", contract_id),
-    )
+        wanted[SchoolModel.Meta.table_name] = {"Keys": [{"school_id": {"S": school_id}}]}
+        wanted[ContractModel.Meta.table_name] = {"Keys": [{"contract_id": {"S": contract_id}}]}
+        wanted[CounterModel.Meta.table_name] = {"Keys": [{"name": {"S": counter}}], "ConsistentRead": True}
+    context = WorkContext()
+    if not wanted:
+        return context
+    found: dict[str, list[dict[str, Any]]] = {}
+    while wanted:  # at most 100 keys: one round trip unless DynamoDB holds some back
+        answer = _connection().client.batch_get_item(RequestItems=wanted)
+        for table, items in answer.get("Responses", {}).items():
+            found.setdefault(table, []).extend(items)
+        wanted = answer.get("UnprocessedKeys") or {}
+    vans = [UniqueKeyModel.from_raw_data(i) for i in found.get(UniqueKeyModel.Meta.table_name, [])]
+    context.van_id = vans[0].owner_id if vans else None
+    if lamp_ids:
+        context.lamps = {
+            lamp.lamp_id: lamp for lamp in map(LampModel.from_raw_data, found.get(LampModel.Meta.table_name, []))
+        }
+        schools = found.get(SchoolModel.Meta.table_name) or []
+        contracts = found.get(ContractModel.Meta.table_name) or []
+        if not schools or not contracts:
+            raise NotFound(f"the ticket's school '{school_id}' or contract '{contract_id}' does not exist")
+        context.school = SchoolModel.from_raw_data(schools[0])
+        context.contract = ContractModel.from_raw_data(contracts[0])
+        counters = found.get(CounterModel.Meta.table_name) or []
+        context.counter = int(CounterModel.from_raw_data(counters[0]).value or 0) if counters else 0
+    return context
 
 
 def add_lamp_swap(
-    tx: Transaction, old: LampModel, new: LampModel, old_history: LampHistoryModel, new_history: LampHistoryModel
+    tx: Transaction,
+    old: LampModel,
+    new: LampModel,
+    old_history: LampHistoryModel,
+    new_history: LampHistoryModel,
+    counter: str,
+    counter_read: int,
 ) -> None:
     """`replace_lamp`'s writes (D-A2: the old unit keeps its history, the new one takes its place) added to
-    another change's transaction: the work record that swapped the unit."""
+    another change's transaction: the work record that swapped the unit. The new unit's asset number is
+    the school's counter + 1, taken here only if the counter still holds what was read."""
+    unchanged = CounterModel.value == counter_read
+    if counter_read == 0:
+        unchanged = CounterModel.name.does_not_exist() | unchanged
+    tx.update(
+        CounterModel(counter), [CounterModel.value.set(counter_read + 1)], condition=unchanged, label="swap:counter"
+    )
     tx.update(
         LampModel(old.lamp_id),
         [
@@ -823,3 +860,5 @@ def raise_for_swap(exc: TransactionRefused, new_serial: str) -> None:
         ) from exc
     if "swap:old" in exc.failed:
         raise Conflict("the old unit was replaced meanwhile; reload the ticket") from exc
+    if "swap:counter" in exc.failed:
+        raise WriteConflict("another lamp was registered at this school meanwhile; send the work again") from exc

@@ -194,7 +194,6 @@ class TicketModel(Model):
     event_count = NumberAttribute(default=0)
     updated_at = UTCDateTimeAttribute()
     version = VersionAttribute()
-    # The facts the report aggregates counted for this ticket at its last write (models.report_aggregates).
     report_facts = JSONAttribute(null=True)
 
     # SLA timers (issue 10, chalicelib/models/sla.py): the milestones as top-level attributes (written with

@@ -456,20 +456,25 @@ def record_work(
     summary = f"{body.category.value}: {body.actions}"[:2000]
     plan = _plan(ticket, lifecycle.Resolve(action="resolve", version=ticket.version, note=summary), actor, now)
 
-    van_id: str | None = None
+    # One BatchGetItem for what the work needs beyond the ticket: the van, and for a swap its lamps, school,
+    # contract and asset counter.
+    needs_van = any(part.location_id is None for part in body.parts)
+    asset_counter = f"asset#{ticket.school_id}"
+    context = access.get_work_context(
+        actor.sub if needs_van else None,
+        [str(x) for x in ticket.lamp_ids] if body.swap is not None else (),
+        ticket.school_id,
+        ticket.contract_id,
+        asset_counter,
+    )
     lines: list[visit.PartLine] = []
     for index, part in enumerate(body.parts):
-        location_id = part.location_id
+        location_id = part.location_id or context.van_id
         if location_id is None:
-            if van_id is None:
-                van = stock.van_of(actor.sub)
-                if van is None:
-                    raise InvalidInput(
-                        "you have no van: name the depot the part came from",
-                        details=[FieldProblem(f"parts.{index}.location_id", "required: you have no van")],
-                    )
-                van_id = van.location_id
-            location_id = van_id
+            raise InvalidInput(
+                "you have no van: name the depot the part came from",
+                details=[FieldProblem(f"parts.{index}.location_id", "required: you have no van")],
+            )
         lines.append(visit.PartLine(part.sku, part.qty, location_id))
     lines = visit.merge_parts(lines)
     lamp_id = str(ticket.lamp_ids[0]) if len(ticket.lamp_ids) == 1 else None
@@ -477,7 +482,7 @@ def record_work(
     swap_writes: Callable[[Transaction], None] | None = None
     swap_record: dict[str, Any] | None = None
     if body.swap is not None:
-        swap_writes, swap_record = _plan_swap(ticket, body, actor, now)
+        swap_writes, swap_record = _plan_swap(ticket, body, actor, now, context, asset_counter)
         lamp_id = swap_record["old_lamp_id"]
     movements = [
         stock.Movement(
@@ -556,15 +561,21 @@ def record_work(
 
 
 def _plan_swap(
-    ticket: TicketModel, body: RecordWorkIn, actor: Principal, now: dt.datetime
+    ticket: TicketModel,
+    body: RecordWorkIn,
+    actor: Principal,
+    now: dt.datetime,
+    context: access.WorkContext,
+    counter: str,
 ) -> tuple[Callable[[Transaction], None], dict[str, Any]]:
-    """The unit swap's writes (registry's replace flow, in the work record's transaction): one BatchGetItem
-    for the old unit (found by serial among the ticket's lamps), its school and contract, and the school's
-    asset counter for the new unit's number."""
-    assert body.swap is not None
-    lamps = access.batch_get_lamps([str(x) for x in ticket.lamp_ids])
+    """The unit swap's writes (registry's replace flow, in the work record's transaction): the old unit is
+    found by serial among the ticket's lamps; the new one gets the school's next asset number, taken in the
+    same transaction (a number taken meanwhile refuses it: 409, send again)."""
+    assert body.swap is not None and context.lamps is not None
+    assert context.school is not None and context.contract is not None
+    lamps, school, contract = context.lamps, context.school, context.contract
     old_id = visit.check_swap(body.swap.old_serial, body.swap.new_serial, {i: lamp.serial for i, lamp in lamps.items()})
-    old, school, contract = access.get_swap_context(old_id, ticket.school_id, ticket.contract_id)
+    old = lamps[old_id]
     if old.status != assets.LampStatus.IN_SERVICE or old.successor_id:
         raise IllegalTransition(f"lamp '{old.lamp_id}' was already replaced", extra={"successor_id": old.successor_id})
     spec = assets.LampSpec(
@@ -577,9 +588,7 @@ def _plan_swap(
         installed_on=now.date(),
         accepted_on=now.date(),
     )
-    new = build_lamp(
-        spec, school, contract_warranty(contract), access.reserve_numbers(f"asset#{school.school_id}"), now
-    )
+    new = build_lamp(spec, school, contract_warranty(contract), context.counter + 1, now)
     new.predecessor_id = old.lamp_id
     data = {"reason": "swapped on a visit (D-S2)", "ticket_id": ticket.ticket_id}
     old_history = access.history_entry(
@@ -606,7 +615,8 @@ def _plan_swap(
         "new_lamp_id": new.lamp_id,
         "new_serial": new.serial,
     }
-    return (lambda tx: access.add_lamp_swap(tx, old, new, old_history, new_history)), record
+    read = context.counter
+    return (lambda tx: access.add_lamp_swap(tx, old, new, old_history, new_history, counter, read)), record
 
 
 def check_out(

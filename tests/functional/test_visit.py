@@ -80,7 +80,8 @@ def _stock_for(client: Any, auth: Any, engineer: str, sku: str, qty: int, fits: 
         201,
     )
     move = {"kind": "received", "sku": sku, "qty": qty, "to_location_id": depot["location_id"]}
-    ok(call(client, "POST", "/stock/movements", auth("parts_manager"), move), 201)
+    keyed = {**auth("parts_manager"), "Idempotency-Key": _key()}
+    ok(call(client, "POST", "/stock/movements", keyed, move), 201)
     issue = {
         "kind": "issued",
         "sku": sku,
@@ -88,7 +89,7 @@ def _stock_for(client: Any, auth: Any, engineer: str, sku: str, qty: int, fits: 
         "from_location_id": depot["location_id"],
         "to_location_id": van["location_id"],
     }
-    ok(call(client, "POST", "/stock/movements", auth("parts_manager"), issue), 201)
+    ok(call(client, "POST", "/stock/movements", {**keyed, "Idempotency-Key": _key()}, issue), 201)
     return str(van["location_id"])
 
 
