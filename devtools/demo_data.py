@@ -144,6 +144,7 @@ def seed(now: dt.datetime | None = None) -> dict[str, Any]:
     )
     open311_demo_key()
     seed_stock(now)
+    seed_inspections(contract.contract_id, now)  # issue 12.1, 12.2
     return {
         "contract": contract.model_dump(mode="json"),
         "schools": [s.model_dump(mode="json") for s in schools],
@@ -188,3 +189,33 @@ def registry_page(limit: int) -> Any:
     from chalicelib.schemas import PageQuery
 
     return PageQuery(limit=limit)
+
+
+# Inspection rounds (issue 12.1, 12.2): Shanghai's school calendar (illustrative dates: load the State
+# Council's holiday schedule and the education bureau's semesters each year), a plan of monthly and
+# end-of-semester rounds for both schools, and the first due visit assigned to the demo engineer.
+DEMO_CALENDAR = {
+    "semesters": [
+        {"name": "2026-spring", "start": "2026-03-02", "end": "2026-07-03"},
+        {"name": "2026-autumn", "start": "2026-09-01", "end": "2027-01-22"},
+        {"name": "2027-spring", "start": "2027-02-22", "end": "2027-07-02"},
+    ],
+    "holidays": [*(f"2026-10-0{d}" for d in range(1, 8)), "2027-01-01"],
+    "makeup_workdays": ["2026-09-20", "2026-10-10"],
+}
+
+
+def seed_inspections(contract_id: str, now: dt.datetime) -> dict[str, Any]:
+    from chalicelib.schemas import AssignInspectionVisitIn, InspectionPlanIn, InspectionVisitQuery, SchoolCalendarIn
+    from chalicelib.services import inspections
+
+    lead = Principal(sub=DEMO_SUBS["project_lead"], roles=frozenset({Role.PROJECT_LEAD}))
+    inspections.put_calendar("上海", SchoolCalendarIn.model_validate(DEMO_CALENDAR), lead, now)
+    plan = InspectionPlanIn.model_validate({"styles": ["monthly", "end_of_semester"], "region": "上海"})
+    answer = inspections.put_plan(contract_id, plan, lead, now)
+    first = answer.schools[0].school_id
+    visits = inspections.list_visits(InspectionVisitQuery(school_id=first, limit=1), lead, now).items
+    if visits:
+        assign = AssignInspectionVisitIn(assignee_id=DEMO_SUBS["engineer"], note="demo: this month's round")
+        inspections.assign_visit(visits[0].visit_id, assign, lead, now)
+    return answer.model_dump(mode="json")
