@@ -61,6 +61,8 @@ from chalicelib.schemas_parts import (  # noqa: F401 - parts and stock (issue 11
     StockMovementOut,
     StockMovementPageOut,
     StockOut,
+    TicketPartOut,
+    TicketPartsOut,
 )
 from chalicelib.schemas_sign_off import (  # noqa: F401 - visit photos and sign-off (issue 11.4, 11.8)
     AttachTicketPhotoIn,

@@ -189,3 +189,20 @@ class StockMovementLegOut(StockMovementOut):
 
 class StockMovementPageOut(_PageOut):
     items: list[StockMovementLegOut] = Field(description="Newest first.")
+
+
+class TicketPartOut(_Out):
+    sku: str
+    prepared: int = Field(description="Prepared for the ticket by the parts manager (D-P3).")
+    consumed: int = Field(description="Used on the ticket (D-P2), from a van or a depot.")
+    returned: int = Field(description="Brought back to stock for the ticket.")
+    outstanding: int = Field(description="Prepared and neither used nor returned yet: what should come back (D-P3).")
+
+
+class TicketPartsOut(_Out):
+    ticket_id: str
+    parts: list[TicketPartOut] = Field(description="Per SKU.")
+    movements: list[StockMovementLegOut] = Field(
+        description="Every movement made for the ticket, oldest first, as seen at its source (or, for a "
+        "receipt, its target)."
+    )

@@ -626,6 +626,12 @@ CASES: list[Case] = [
     ),
     Case(
         "GET",
+        "/tickets/{ticket_id}/stock-movements",
+        "a ticket's parts: prepared, used, returned (none yet)",
+        lambda w: Call("GET", f"/tickets/{w.ticket['ticket_id']}/stock-movements", "engineer", sub="eng-1"),
+    ),
+    Case(
+        "GET",
         "/stock/{location_id}/movements",
         "a depot's movement log (a page of 50)",
         lambda w: Call("GET", f"/stock/{w.depot_id}/movements", "parts_manager"),

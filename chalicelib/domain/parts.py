@@ -89,6 +89,32 @@ def movement_problems(
 
 
 @dataclass(frozen=True)
+class TicketParts:
+    """One part's movements for one ticket (D-P2, D-P3)."""
+
+    sku: str
+    prepared: int = 0
+    consumed: int = 0
+    returned: int = 0
+
+    @property
+    def outstanding(self) -> int:
+        """Prepared for the ticket and neither used nor returned yet: what should come back to stock (D-P3).
+        Parts used from the van's own stock may exceed what was prepared: never below zero."""
+        return max(0, self.prepared - self.consumed - self.returned)
+
+
+def ticket_parts(movements: list[tuple[str, str, int]]) -> list[TicketParts]:
+    """Totals per SKU, in SKU order, of a ticket's (kind, sku, qty) movements."""
+    totals: dict[str, dict[str, int]] = {}
+    for kind, sku, qty in movements:
+        counts = totals.setdefault(sku, {"prepared": 0, "consumed": 0, "returned": 0})
+        if kind in counts:
+            counts[kind] += qty
+    return [TicketParts(sku, **counts) for sku, counts in sorted(totals.items())]
+
+
+@dataclass(frozen=True)
 class Shortage:
     location_id: str
     sku: str

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # mypy checks every call against the service's signature; at 
         StockMovementOut,
         StockMovementPageOut,
         StockOut,
+        TicketPartsOut,
     )
     from chalicelib.services import parts
 else:
@@ -130,3 +131,17 @@ def list_stock_movements(ctx: RequestContext, location_id: str) -> StockMovement
     """A location's movement log, newest first; each entry's `delta` is its change there, so the log adds
     up to the level. An engineer reads his own van's only."""
     return parts.list_movements(location_id, ctx.query, ctx.principal)
+
+
+@api.route(
+    "/tickets/{ticket_id}/stock-movements",
+    "GET",
+    operation_id="getTicketParts",
+    response="TicketPartsOut",
+    roles=[*READERS, Role.EXPERT],
+)
+def get_ticket_parts(ctx: RequestContext, ticket_id: str) -> TicketPartsOut:
+    """The parts prepared, used and returned for a ticket (D-P2, D-P3): totals per SKU, with what was
+    prepared and is neither used nor returned yet (`outstanding`: it should come back to stock), and every
+    movement, oldest first. Engineers and experts read the tickets assigned to them or opened by them."""
+    return parts.ticket_parts(ticket_id, ctx.principal)

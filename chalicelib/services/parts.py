@@ -13,10 +13,11 @@ from collections.abc import Iterable
 
 from chalicelib.auth import Principal, Role
 from chalicelib.domain import parts as rules
+from chalicelib.domain.lifecycle import FIELD_ROLES
 from chalicelib.domain.parts import LocationKind, MovementKind
 from chalicelib.errors import FieldProblem, Forbidden, InvalidInput, InvalidQuery, NotFound, StaleVersion
 from chalicelib.guards import WriteGuard
-from chalicelib.models import stock
+from chalicelib.models import access, stock
 from chalicelib.models.stock import LocationModel, PartModel, StockLevelModel, StockMovementModel
 from chalicelib.schemas import PageQuery
 from chalicelib.schemas_parts import (
@@ -35,6 +36,8 @@ from chalicelib.schemas_parts import (
     StockMovementOut,
     StockMovementPageOut,
     StockOut,
+    TicketPartOut,
+    TicketPartsOut,
 )
 from chalicelib.services.ids import new_id, utcnow
 from chalicelib.services.paging import decode_cursor, encode_cursor
@@ -312,3 +315,23 @@ def list_movements(location_id: str, query: PageQuery, actor: Principal) -> Stoc
     _readable_location(location_id, actor)
     page = stock.query_movements(location_id, query.limit, decode_cursor(query.cursor))
     return StockMovementPageOut(items=[_leg_view(x) for x in page.items], next_cursor=encode_cursor(page.next_key))
+
+
+def ticket_parts(ticket_id: str, actor: Principal) -> TicketPartsOut:
+    """What was prepared, used and returned for a ticket (D-P2, D-P3), per part and movement by movement.
+    Engineers and experts read the tickets assigned to them or opened by them."""
+    ticket = access.get_ticket(ticket_id)
+    if actor.roles <= FIELD_ROLES and actor.sub not in (ticket.assignee_id, ticket.owner_id):
+        raise Forbidden("engineers see the tickets assigned to them or opened by them")
+    legs = stock.ticket_movements(ticket_id)
+    totals = rules.ticket_parts([(leg.kind, leg.sku, int(leg.qty)) for leg in legs])
+    return TicketPartsOut(
+        ticket_id=ticket_id,
+        parts=[
+            TicketPartOut(
+                sku=t.sku, prepared=t.prepared, consumed=t.consumed, returned=t.returned, outstanding=t.outstanding
+            )
+            for t in totals
+        ],
+        movements=[_leg_view(leg) for leg in legs],
+    )

@@ -241,6 +241,14 @@ def test_parts_prepared_for_a_ticket_go_to_the_van_and_unused_ones_come_back(cli
     for_ticket = stock.ticket_movements(ticket["ticket_id"])
     assert [(m.kind, int(m.qty), m.location_id) for m in for_ticket] == [("prepared", 3, depot), ("returned", 2, van)]
 
+    # the ticket's parts: 3 prepared, 2 back, 1 still out (not recorded as used yet)
+    summary = ok(call(client, "GET", f"/tickets/{ticket['ticket_id']}/stock-movements", auth("parts_manager")))
+    assert summary["parts"] == [{"sku": "DRV-40", "prepared": 3, "consumed": 0, "returned": 2, "outstanding": 1}]
+    assert [m["kind"] for m in summary["movements"]] == ["prepared", "returned"]
+    status, _ = call(client, "GET", f"/tickets/{ticket['ticket_id']}/stock-movements", auth("engineer", "eng-other"))
+    assert status == 403  # not his ticket
+    assert call(client, "GET", "/tickets/t_none/stock-movements", auth("dispatcher"))[0] == 404
+
 
 def test_an_engineer_reads_and_returns_from_his_own_van_only(client, auth):
     _part(client, auth, "DRV-40", 400)

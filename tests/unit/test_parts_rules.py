@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.parts import MovementKind, below_minimum, minimum_stock, movement_problems
+from chalicelib.domain.parts import MovementKind, below_minimum, minimum_stock, movement_problems, ticket_parts
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,18 @@ def test_each_kind_names_what_it_lacks():
     assert _fields("adjusted", target="d") == ["note"]
     assert _fields("adjusted", source="d", target="v", note="count") == ["from_location_id"]
     assert _fields("issued", source="d", target="d") == ["to_location_id"]
+
+
+def test_a_tickets_parts_add_up_per_sku_and_what_is_out_never_goes_negative():
+    totals = ticket_parts(
+        [
+            ("prepared", "DRV", 3),
+            ("consumed", "DRV", 1),
+            ("returned", "DRV", 1),
+            ("consumed", "LENS", 2),  # from the van's own stock: nothing was prepared
+        ]
+    )
+    assert [(t.sku, t.prepared, t.consumed, t.returned, t.outstanding) for t in totals] == [
+        ("DRV", 3, 1, 1, 1),
+        ("LENS", 0, 2, 0, 0),
+    ]
