@@ -10,6 +10,7 @@ from chalice import Chalice, Response
 
 from chalicelib.handlers import fallback, health, jobs, open311, public, registry, sla, tickets
 from chalicelib.handlers import inspection_jobs
+from chalicelib.handlers import inspection_items as inspection_item_handlers
 from chalicelib.handlers import inspections as inspection_handlers
 from chalicelib.handlers import parts as parts_handlers
 from chalicelib.handlers import reports as report_handlers
@@ -73,6 +74,7 @@ app.register_blueprint(sign_off_handlers.api.blueprint)  # visit photos and the 
 app.register_blueprint(inspection_handlers.api.blueprint)  # inspection rounds: plans, calendars, visits (issue 12)
 app.register_blueprint(inspection_jobs.blueprint)  # overdue inspection visits escalated (issue 12.6)
 app.register_blueprint(report_handlers.api.blueprint)  # reports (issue 13)
+app.register_blueprint(inspection_item_handlers.api.blueprint)  # inspection checklists, readings, reports (issue 12)
 app.register_blueprint(jobs.blueprint)  # scheduled jobs: EventBridge rules, not routes
 if gateway_authorizer() is None:  # no API Gateway in front (local, test): unknown paths 404 here
     app.register_blueprint(fallback.blueprint)

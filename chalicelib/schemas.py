@@ -16,6 +16,16 @@ from chalicelib.domain.policy import Colour, ServicePolicy, WarrantyTerms, defau
 from chalicelib.domain.public_reports import MAX_PHOTOS, PHOTO_MAX_BYTES, Fault, Stage
 from chalicelib.domain.tickets import MAX_LAMPS_PER_TICKET, Category, Source
 from chalicelib.domain.types import Id, Level, Note
+from chalicelib.schemas_inspection_items import (  # noqa: F401 - inspection checklists, readings, reports (issue 12)
+    CompleteInspectionVisitIn,
+    InspectionCompletionOut,
+    InspectionItemIn,
+    InspectionItemOut,
+    InspectionReportOut,
+    LightTargetsIn,
+    LightTargetsOut,
+    RoomLightTrendOut,
+)
 from chalicelib.schemas_inspections import (  # noqa: F401 - inspection rounds: plans, calendars, visits (issue 12)
     AssignInspectionVisitIn,
     InspectionPlanIn,

@@ -66,6 +66,9 @@ class World:
     # inspection plans, calendars and visits (issue 12.1, 12.2, 12.6): see _seed_rounds
     rounds: dict[str, Any] = field(default_factory=dict)
 
+    # inspection checklists, readings and reports (issue 12): ids and state, see _seed_inspection
+    inspection: dict[str, Any] = field(default_factory=dict)
+
 
 @dataclass(frozen=True)
 class Call:
@@ -771,7 +774,94 @@ CASES: list[Case] = [
         lambda w: _start_round(w, "bench-round-start"),
         before=lambda w: None,  # not sent in the warm-up: the first start above is counted first
     ),
+    # ---- inspection checklists, readings and reports (issue 12.3-12.5, 12.7) ----
+    Case(
+        "POST",
+        "/inspection-visits/{visit_id}/items",
+        "a lamp's checklist (visit read; one transaction: item, guard, visit and lamp checked)",
+        lambda w: _inspection_item(w, {"kind": "lamp", "lamp_id": w.inspection["lamp_id"], "checks": _LAMP_OK}),
+    ),
+    Case(
+        "POST",
+        "/inspection-visits/{visit_id}/items",
+        "a room's readings (visit, targets; one transaction: item, reading line, guard, visit and room checked)",
+        lambda w: _inspection_item(w, {"kind": "room", "room_id": "A-101", "readings": _ROOM_READINGS}),
+    ),
+    Case(
+        "POST",
+        "/inspection-visits/{visit_id}/sign-off-requests",
+        "the visit's sign-off code by SMS (visit, school; one transaction: request, hourly limit, guard; SNS)",
+        lambda w: Call(
+            "POST",
+            f"/inspection-visits/{w.inspection['visit_id']}/sign-off-requests",
+            "engineer",
+            {"method": "otp"},
+            sub="eng-1",
+            idempotency_key="bench-inspection-sign-off-request",
+        ),
+        201,
+        repeatable=False,  # at most 5 codes per visit and hour
+    ),
+    Case(
+        "POST",
+        "/inspection-visits/{visit_id}/complete",
+        "complete with the code: 1 finding -> 1 ticket (its own transaction), then visit, code used, guard",
+        lambda w: Call(
+            "POST",
+            f"/inspection-visits/{w.inspection['complete_visit_id']}/complete",
+            "engineer",
+            {"sign_off": {"method": "otp", "code": w.inspection["code"], "signer_name": "王老师", "satisfaction": 5}},
+            sub="eng-1",
+            idempotency_key="bench-inspection-complete",
+        ),
+        repeatable=False,
+    ),
+    Case(
+        "GET",
+        "/inspection-visits/{visit_id}/report",
+        "a completed visit's report (visit, items, school, rooms, lamps, tickets, targets)",
+        lambda w: Call("GET", f"/inspection-visits/{w.inspection['complete_visit_id']}/report", "manager"),
+    ),
+    Case(
+        "GET",
+        "/inspection-visits/{visit_id}/report",
+        "the same report as an A4 PDF (Chinese fonts parsed once per process)",
+        lambda w: Call(
+            "GET",
+            f"/inspection-visits/{w.inspection['complete_visit_id']}/report?format=pdf",
+            "manager",
+            accept="application/pdf",
+        ),
+    ),
+    Case(
+        "GET",
+        "/schools/{school_id}/rooms/{room_id}/light-trend",
+        "a room's light trend (school, room, targets; the readings in one Query)",
+        lambda w: Call("GET", f"/schools/{w.inspection['school_id']}/rooms/A-101/light-trend", "manager"),
+    ),
+    Case(
+        "GET",
+        "/contracts/{contract_id}/light-targets",
+        "a contract's light targets (contract, targets)",
+        lambda w: Call("GET", f"/contracts/{w.inspection['contract_id']}/light-targets", "engineer"),
+    ),
+    Case(
+        "PUT",
+        "/contracts/{contract_id}/light-targets",
+        "change a contract's light targets (contract read; a version-checked put)",
+        lambda w: Call(
+            "PUT",
+            f"/contracts/{w.inspection['contract_id']}/light-targets",
+            "project_lead",
+            {
+                "minimums": {"desk_lux": 300 + w.inspection["targets_version"]},
+                "version": w.inspection["targets_version"] or None,
+            },
+        ),
+        after=lambda w, reply: w.inspection.update(targets_version=reply.body["version"]),
+    ),
 ]
+
 
 def _attach_photo(w: World, key: str) -> Call:
     body = {"upload_id": w.photo_upload_id, "stage": "before"}
@@ -846,6 +936,115 @@ def _seed_visit(stack: Stack, w: World) -> None:
     if found is None:
         raise RuntimeError("bench setup: no sign-off code in the SMS")
     w.sign_off_code = found.group(1)
+
+
+_LAMP_OK = {"lit": True, "flicker": False, "damaged": False, "controller_ok": True, "clean": True}
+_ROOM_READINGS = {"desk_lux": 320, "desk_uniformity": 0.72, "board_lux": 510, "board_uniformity": 0.81, "ra": 82}
+
+
+def _inspection_item(w: World, body: dict[str, Any]) -> Call:
+    path = f"/inspection-visits/{w.inspection['visit_id']}/items"
+    return Call("POST", path, "engineer", body, sub="eng-1", idempotency_key=f"bench-item-{next(w.serials)}")
+
+
+def _seed_inspection(stack: Stack, w: World) -> None:
+    """Issue 12: a contract whose monthly plan gives two schools this month's visit, both assigned to eng-1
+    and started; one is recorded on by the item cases, the other holds a broken lamp and a code requested
+    (read back from moto's SNS) for the completion case."""
+    import re
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    contract = stack.ok(
+        stack.request("POST", "/contracts", "admin", {"code": "BENCH-INSP", "name": "Inspections"}), 201, "contract"
+    )["contract_id"]
+    schools, lamps = [], []
+    for n in (1, 2):
+        body = {
+            "contract_id": contract,
+            "code": f"INSP{n}",
+            "name": f"巡检 No. {n} Primary School",
+            "address": "1 Xueyuan Road",
+            "latitude": 31.23,
+            "longitude": 121.47,
+            "contacts": [{"name": "王老师", "role": "校长", "phone": "13812345678"}],
+        }
+        school_id = stack.ok(stack.request("POST", "/schools", "admin", body), 201, "school")["school_id"]
+        schools.append(school_id)
+        for position in range(1, 9):
+            lamp = {
+                "school_id": school_id,
+                "room_id": "A-101",
+                "position": str(position),
+                "model": "EP-LED-40",
+                "serial": f"INSP-{n}-{position}",
+                "installed_on": "2025-08-20",
+                "accepted_on": TODAY,
+            }
+            lamps.append(stack.ok(stack.request("POST", "/lamps", "admin", lamp), 201, "lamp")["lamp_id"])
+    plan = {"styles": ["monthly"]}
+    stack.ok(stack.request("PUT", f"/contracts/{contract}/inspection-plan", "project_lead", plan), 200, "plan")
+    visits = []
+    for school_id in schools:
+        listed = stack.ok(
+            stack.request("GET", f"/inspection-visits?school_id={school_id}", "dispatcher"), 200, "visits"
+        )
+        visit_id = listed["items"][0]["visit_id"]
+        visits.append(visit_id)
+        assign = {"assignee_id": "eng-1"}
+        stack.ok(
+            stack.request("POST", f"/inspection-visits/{visit_id}/assignment", "dispatcher", assign), 200, "assign"
+        )
+        check_in = {"lat": 31.2302, "lon": 121.47, "accuracy_m": 15}
+        reply = stack.request(
+            "POST",
+            f"/inspection-visits/{visit_id}/start",
+            "engineer",
+            check_in,
+            sub="eng-1",
+            idempotency_key=f"seed-inspection-start-{visit_id}",
+        )
+        stack.ok(reply, 200, "start")
+    done = visits[1]
+    for n, body in enumerate(
+        (
+            {"kind": "lamp", "lamp_id": lamps[8], "checks": {**_LAMP_OK, "lit": False}},
+            {"kind": "lamp", "lamp_id": lamps[9], "checks": _LAMP_OK},
+            {"kind": "room", "room_id": "A-101", "readings": _ROOM_READINGS},
+        )
+    ):
+        reply = stack.request(
+            "POST",
+            f"/inspection-visits/{done}/items",
+            "engineer",
+            body,
+            sub="eng-1",
+            idempotency_key=f"seed-inspection-item-{n}",
+        )
+        stack.ok(reply, 200, "inspection item")
+    reply = stack.request(
+        "POST",
+        f"/inspection-visits/{done}/sign-off-requests",
+        "engineer",
+        {"method": "otp"},
+        sub="eng-1",
+        idempotency_key="seed-inspection-sign-off",
+    )
+    stack.ok(reply, 201, "inspection sign-off request")
+    sms = list(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values())
+    found = re.search(r"签认码 (\d{6})", sms[-1][1])
+    if found is None:
+        raise RuntimeError("bench setup: no inspection sign-off code in the SMS")
+    w.inspection.update(
+        contract_id=contract,
+        school_id=schools[0],
+        visit_id=visits[0],
+        lamp_id=lamps[0],
+        complete_visit_id=done,
+        code=found.group(1),
+        targets_version=0,
+    )
 
 
 def missing_cases() -> tuple[list[str], list[str]]:
@@ -1027,6 +1226,7 @@ def seed(stack: Stack) -> World:
     w.resolve_ticket = move(r, "acknowledge", "engineer", "eng-1")
     _seed_stock(stack, w)
     _seed_visit(stack, w)  # issue 11.4, 11.8
+    _seed_inspection(stack, w)  # issue 12.3-12.5, 12.7
     _seed_rounds(stack, w)  # issue 12.1, 12.2
     return w
 

@@ -81,12 +81,23 @@ CONFLICTS: dict[str, str] = {
     "signOff": "`sign_off_locked`: 5 wrong codes, request a new code; `sign_off_not_requested`: request a sign-off "
     "first (or it was replaced by a newer request); `illegal_transition` (already signed off, the body names "
     "`current_status`); the code or signature was already used.",
+    # inspection checklists, readings and reports (issue 12.3-12.5, 12.7)
+    "recordInspectionItem": "`illegal_transition`: the visit is not in progress (start it first, or it is completed; "
+    "the body names `current_status`).",
+    "requestInspectionSignOff": "`illegal_transition`: the visit is not in progress (`current_status`); "
+    "`sms_not_sent`: the SMS could not be sent, try again or use `signature`.",
+    "completeInspectionVisit": "`illegal_transition`: the visit is not in progress (`current_status`); "
+    "`sign_off_locked` / `sign_off_not_requested` as for signOff; `stale_version` or `write_conflict` when the "
+    "visit changed meanwhile: send it again with the same key.",
+    "putLightTargets": "`stale_version`: the targets were changed since the `version` sent (`current_version` "
+    "names the current one); reload them and apply the change again.",
 }
 
 # Routes that answer JSON by default and a file on request (`Accept`, or `?format=pdf`): their success lists both.
 ALSO_DOWNLOADS: dict[str, str] = {
     "getFaultTechnicalReport": "application/pdf",
     "getFaultHandlingReport": "application/pdf",
+    "getInspectionReport": "application/pdf",
 }
 # Reports (issue 13): JSON by default, a CSV file or an SVG chart on request (`Accept`, or `?format=`).
 ALSO_FORMATS: dict[str, tuple[str, ...]] = {

@@ -20,12 +20,16 @@ Plain Python: no chalice, boto3 or pynamodb; the clock comes in as an argument.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from chalicelib.domain.tickets import Category
+from chalicelib.errors import Forbidden, IllegalTransition
+
+IN_PROGRESS = "in_progress"  # domain.inspection_plans.VisitStatus.IN_PROGRESS: the visit's check-in is done
 
 
 class Measure(StrEnum):
@@ -266,3 +270,24 @@ def room_flag(trends: Sequence[Trend]) -> TrendFlag:
         if flag in flags:
             return flag
     return TrendFlag.INSUFFICIENT
+
+
+# --- who may record -------------------------------------------------------------------------------
+
+
+def check_recording(status: str, assignee_id: str | None, actor_sub: str, *, completing: bool = False) -> None:
+    """Items are recorded, and the visit completed, by the engineer it is assigned to, between his
+    check-in (startInspectionVisit: in_progress) and the completion; until then each item may be
+    recorded again (the last one counts)."""
+    if assignee_id != actor_sub:
+        raise Forbidden("only the engineer this inspection visit is assigned to can record it")
+    if status != IN_PROGRESS:
+        what = "complete" if completing else "record items of"
+        hint = " (start it first: startInspectionVisit)" if status in ("planned", "assigned") else ""
+        raise IllegalTransition(f"cannot {what} a visit that is {status}{hint}", extra={"current_status": status})
+
+
+def finding_ticket_id(visit_id: str, item_key: str) -> str:
+    """The ticket of a finding, derived from the visit and the item: completing the visit again (a retry)
+    finds the ticket it opened instead of opening a second one. Shaped like every ticket id."""
+    return "t_" + hashlib.sha256(f"{visit_id}#{item_key}".encode()).hexdigest()[:16]

@@ -2,6 +2,7 @@
 
 from chalicelib.models import (  # noqa: F401
     idempotency,
+    inspection_items,
     inspections,
     open311,
     rate_limits,

@@ -55,10 +55,12 @@ SCHOOL_STAFF_OPERATIONS = {
     "listTickets",
     "getTicket",
     "getFaultHandlingReport",  # D-S1: the school gets it (issue 11.7)
+    "getInspectionReport",  # D-I3: the record goes to the school's managers (issue 12.5)
+    "getRoomLightTrend",  # the school sees its classrooms' light (issue 12.7)
 }
 
 # Path parameters naming a school's resource, and what the 404 calls it.
-SCOPED_PARAMS = {"school_id": "school", "lamp_id": "lamp", "ticket_id": "ticket"}
+SCOPED_PARAMS = {"school_id": "school", "lamp_id": "lamp", "ticket_id": "ticket", "visit_id": "inspection visit"}
 
 REPORTER_PHONE = "+86 138 1234 5678"
 JOINER_PHONE = "+86 139 8765 4321"
@@ -102,11 +104,25 @@ def world(test_environment):
                 "ref": ticket["ref"],
                 "public_ref": ticket["public_ref"],
                 "case": case,
+                "room_id": lamp["room_id"],
             }
+        _inspection_visits(client, auth, w)
         school_a = w.schools["A"]["school_id"]
         w.school_staff = _bearer(sign(test_environment, "school_staff", "school-a", school_id=school_a))
         w.key_path = test_environment
         yield w
+
+
+def _inspection_visits(client: Any, auth: Any, w: Any) -> None:
+    """Issue 12: a monthly plan gives each school this month's inspection visit."""
+    ok(
+        call(
+            client, "PUT", f"/contracts/{w.contract_id}/inspection-plan", auth("project_lead"), {"styles": ["monthly"]}
+        )
+    )
+    for data in w.schools.values():
+        visits = ok(call(client, "GET", f"/inspection-visits?school_id={data['school_id']}", auth("dispatcher")))
+        data["visit_id"] = visits["items"][0]["visit_id"]
 
 
 def _stock_world(client: Any, auth: Any) -> dict[str, str]:
@@ -143,6 +159,8 @@ def _param(world: Any, name: str, school: str, public: bool) -> str:
         return str(data[name])
     if name == "contract_id":
         return str(world.contract_id)
+    if name == "region":  # a school calendar's region (issue 12): no school's
+        return "default"
     if name in world.stock:  # not a school's: the same part and van for either school
         return str(world.stock[name])
     if name == "qr_token":  # read now: a rotation earlier in the matrix changes it
