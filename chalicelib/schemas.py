@@ -517,6 +517,11 @@ class MyWorkItemOut(Out):
 class MyWorkPageOut(Out):
     items: list[MyWorkItemOut]
     next_cursor: str | None
+    inspection_visits: list[InspectionVisitOut] = Field(
+        default_factory=list,
+        description="Your open inspection visits (assigned, in progress), nearest due first (D-I4): on the first "
+        "page only.",
+    )
 
 
 class ChangesOut(Out):

@@ -55,6 +55,7 @@ from chalicelib.schemas_visit import (
 )
 from chalicelib.services import sla_timers
 from chalicelib.services.ids import utcnow
+from chalicelib.services.inspections import open_visits_of
 from chalicelib.services.paging import decode_cursor, encode_cursor
 from chalicelib.services.registry import build_lamp, contract_warranty
 from chalicelib.services.tickets import _event, _find, sees_reporter_phones, state_of, ticket_view
@@ -138,7 +139,8 @@ def list_my_work(query: WorkQuery, actor: Principal) -> MyWorkPageOut:
                 ],
             )
         )
-    return MyWorkPageOut(items=items, next_cursor=encode_cursor(page.next_key))
+    visits = open_visits_of(actor.sub) if query.cursor is None else []  # D-I4: beside the tickets
+    return MyWorkPageOut(items=items, next_cursor=encode_cursor(page.next_key), inspection_visits=visits)
 
 
 def _encode_sync(after: str) -> str:

@@ -148,6 +148,9 @@ def test_an_assigned_visit_is_in_the_engineers_list_and_started_with_a_flagged_c
         visit["visit_id"]
     ]
     assert _visits(client, auth, "assignee_id=eng-2", "engineer", "eng-2") == []
+    work = ok(call(client, "GET", "/me/work", auth("engineer", "eng-1")))  # D-I4: beside the tickets
+    assert [(v["visit_id"], v["status"]) for v in work["inspection_visits"]] == [(visit["visit_id"], "assigned")]
+    assert ok(call(client, "GET", "/me/work", auth("engineer", "eng-2")))["inspection_visits"] == []
     status, _ = call(client, "GET", f"/inspection-visits?school_id={world['schools'][0]}", auth("engineer", "eng-1"))
     assert status == 403  # an engineer lists his own visits
     status, body = _assign(client, auth, visit["visit_id"], engineer="nobody")
