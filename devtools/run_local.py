@@ -225,6 +225,7 @@ def _reconcile_periodically(stop: threading.Event, every: float) -> None:
     import datetime as dt
     import uuid
 
+    from chalicelib.handlers.inspection_jobs import inspection_escalation
     from chalicelib.handlers.jobs import sla_reconciliation
 
     while not stop.wait(every):
@@ -242,6 +243,8 @@ def _reconcile_periodically(stop: threading.Event, every: float) -> None:
                 "detail": {},
             }
             sla_reconciliation(event, None)
+            rule = "arn:aws:events:local:123456789012:rule/inspection_escalation"
+            inspection_escalation({**event, "resources": [rule]}, None)  # issue 12.6: overdue visits
         except Exception as exc:  # noqa: BLE001 - logged by the job's entry; the next tick tries again
             print(f"SLA reconciliation failed: {exc}", file=sys.stderr, flush=True)
         sys.stdout.flush()  # its log lines now, not when a buffer fills (stdout may be a pipe)
