@@ -54,6 +54,7 @@ class World:
     serials: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     codes: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     # parts and stock (issue 11.6): a catalogue of 3 parts, a depot holding them, eng-1's van
+    visit: dict[str, Any] = field(default_factory=dict)  # the engineer's visit (issue 11): bench_visit
     depot_id: str = ""
     van_id: str = ""
     part_version: int = 1  # BP-TUBE's, for the next updatePart
@@ -1225,6 +1226,7 @@ def seed(stack: Stack) -> World:
     r = move(move(ticket(lamps[6]), "triage", level=2), "assign", assignee_id="eng-1")
     w.resolve_ticket = move(r, "acknowledge", "engineer", "eng-1")
     _seed_stock(stack, w)
+    seed_visit_core(stack, w)  # issue 11.1-11.3, 11.5, 11.9, 11.10
     _seed_visit(stack, w)  # issue 11.4, 11.8
     _seed_inspection(stack, w)  # issue 12.3-12.5, 12.7
     _seed_rounds(stack, w)  # issue 12.1, 12.2
@@ -1353,3 +1355,9 @@ def measure(
         if (round_no + 1) % 25 == 0:
             progress(f"latency round {round_no + 1}/{requests}")
     return results
+
+
+# The engineer's visit (issue 11): its cases live in their own module, which imports this one's types.
+from devtools.bench_visit import VISIT_CASES, seed_visit_core  # noqa: E402
+
+CASES.extend(VISIT_CASES)
