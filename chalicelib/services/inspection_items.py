@@ -251,7 +251,7 @@ def record_item(
             store.room_key(visit.school_id, body.room_id),
             store.reading_key(visit.started_at or now, visit_id),
             visit_id=visit_id,
-            measured_at=body.device_at or now,
+            measured_at=now,  # server time: a phone's clock may be off, and the trend is drawn against time
             values={k: v for k, v in values.items() if k != "flicker_visible"},
             flicker_visible=body.readings.flicker_visible,
             compliant=room.compliant,

@@ -17,6 +17,7 @@ import pytest
 from tests.functional.factories import call, make_contract, make_lamp, make_school, make_user, ok
 
 NOW = dt.datetime(2025, 9, 20, 2, 0, tzinfo=dt.UTC)  # Saturday 20 September, 10:00 in China
+PDF = "application/pdf"
 PHONE = "13812345678"
 ROOM_NAME = "三年级二班教室"
 GOOD_ROOM = {"desk_lux": 350, "desk_uniformity": 0.75, "board_lux": 520, "board_uniformity": 0.85, "ra": 82}
@@ -287,3 +288,57 @@ def test_a_room_heading_below_target_is_flagged_before_it_gets_there(client, aut
     status, _ = call(client, "GET", f"/schools/{r['school']}/rooms/A-101/light-trend", staff_of(token, "s_other"))
     assert status == 404
     assert json.dumps(trend)  # plain JSON
+
+
+def test_an_end_of_semester_round_reports_the_semesters_evaluation(client, auth, clock):
+    """D-I3: every lamp inspected at the end of the semester, the semester evaluated, the record sent to the
+    school's managers."""
+    clock["at"] = dt.datetime(2026, 1, 6, 2, 0, tzinfo=dt.UTC)  # in the autumn semester's last two weeks
+    calendar = {"semesters": [{"name": "2025-autumn", "start": "2025-09-01", "end": "2026-01-17"}]}
+    ok(call(client, "PUT", "/calendars/shanghai", auth("admin"), calendar))
+    contract = make_contract(client, auth)["contract_id"]
+    school = make_school(client, auth, contract, contacts=[{"name": "王老师", "role": "校长", "phone": PHONE}])
+    lamps = [make_lamp(client, auth, school["school_id"], room_id="A-101")["lamp_id"] for _ in range(3)]
+    make_user("eng-1", "engineer")
+    plan = {"styles": ["end_of_semester"], "region": "shanghai"}
+    ok(call(client, "PUT", f"/contracts/{contract}/inspection-plan", auth("project_lead"), plan))
+    listed = ok(call(client, "GET", f"/inspection-visits?school_id={school['school_id']}", auth("dispatcher")))
+    visit = next(v for v in listed["items"] if v["style"] == "end_of_semester")["visit_id"]
+    ok(call(client, "POST", f"/inspection-visits/{visit}/assignment", auth("dispatcher"), {"assignee_id": "eng-1"}))
+    eng = auth("engineer", "eng-1")
+    ok(
+        call(
+            client,
+            "POST",
+            f"/inspection-visits/{visit}/start",
+            keyed(eng),
+            {"lat": 31.23, "lon": 121.47, "accuracy_m": 10},
+        )
+    )
+    r = {"visit": visit, "eng": eng}
+    ok(_record(client, r, _lamp(lamps[0])))
+    ok(_record(client, r, _lamp(lamps[1], controller_ok=False, fixed_on_spot="重新接线 re-wired the controller")))
+    path = f"/inspection-visits/{visit}/sign-off-requests"
+    ok(call(client, "POST", path, keyed(eng), {"method": "otp"}), 201)
+    body = {
+        "sign_off": {"method": "otp", "code": last_code(), "signer_name": "王老师"},
+        "evaluation": "本学期灯具运行良好 The lamps ran well this semester",
+    }
+    done = ok(call(client, "POST", f"/inspection-visits/{visit}/complete", keyed(eng), body))
+    assert done["findings"] == []  # fixed on the spot: no ticket
+
+    report = ok(call(client, "GET", f"/inspection-visits/{visit}/report", auth("manager")))
+    assert report["semester_evaluation"] == {
+        "lamps_in_school": 3,
+        "lamps_inspected": 2,
+        "lamps_ok": 1,
+        "fixed_on_spot": 1,
+        "tickets_opened": 0,
+        "rooms_measured": 0,
+        "rooms_compliant": 0,
+        "evaluation": "本学期灯具运行良好 The lamps ran well this semester",
+    }
+    response = client.http.get(f"/inspection-visits/{visit}/report", headers={**auth("manager"), "Accept": PDF})
+    text = _pdf_text(response.body)
+    for expected in ("期末全面巡检", "学期评价", "本学期灯具运行良好", "重新接线", "控制器故障"):
+        assert expected in text, expected
