@@ -85,6 +85,7 @@ class ReportCheckInOut(_Out):
     accuracy_m: float | None
     distance_m: float | None = Field(description="From the school's position.")
     inside_fence: bool | None = Field(description="False: checked in outside the school's geofence (flagged).")
+    device_clock_ok: bool | None = Field(description="False: the phone's clock was far from the server's.")
 
 
 class ReportCheckOutOut(_Out):

@@ -156,6 +156,7 @@ def check_in(raw: Any) -> dict[str, Any] | None:
             "accuracy_m": number(r.get("accuracy_m")),
             "distance_m": number(r.get("distance_m")),
             "inside_fence": flag(r.get("inside_fence")),
+            "device_clock_ok": flag(r.get("device_clock_ok")),
         }
     )
 

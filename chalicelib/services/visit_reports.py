@@ -3,8 +3,8 @@ account manager) and, for yellow and worse, the fault handling report (delivered
 structured data (`FaultTechnicalReportOut`, `FaultHandlingReportOut`) and an A4 PDF with the same content
 in Chinese with English glosses, set in the label sheet's fonts (parsed once per process: `pdf_fonts`).
 
-Reads: the ticket, its school, its lamps (one BatchGetItem), its room and the engineer's name; nothing is
-written. Who may read: whoever may read the ticket (services.tickets' rule: an engineer their own tickets,
+Reads: the ticket, its school, its lamps (one BatchGetItem), its room, the engineer's name and, when the
+work used parts, their names from the catalogue (one BatchGetItem); nothing is written. Who may read: whoever may read the ticket (services.tickets' rule: an engineer their own tickets,
 a school's staff their own school's); the routes say which roles may ask for which report.
 
 fpdf2 loads on the first PDF only (cold start). Never imports chalice or boto3.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.auth import Principal
@@ -24,8 +24,9 @@ from chalicelib.domain.policy import LEVEL_COLOURS
 from chalicelib.domain.sla_timer import DUE_ATTR, MET_ATTR, MILESTONES
 from chalicelib.domain.visit_reports import DASH, NOT_RECORDED, ReportKind
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.models import access
+from chalicelib.models import access, stock
 from chalicelib.models.access import LampModel, RoomModel, SchoolModel, TicketModel, UserModel
+from chalicelib.models.stock import PartModel
 from chalicelib.schemas_visit_reports import (
     FaultHandlingReportOut,
     FaultTechnicalReportOut,
@@ -64,7 +65,12 @@ class ReportStore(Protocol):
     def get_user(self, user_id: str) -> UserModel: ...
 
 
+class PartCatalogue(Protocol):
+    def batch_get_parts(self, skus: list[str]) -> dict[str, PartModel]: ...
+
+
 STORE: ReportStore = access  # type: ignore[assignment]  # a module implements the protocol
+PARTS: PartCatalogue = stock  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -76,12 +82,15 @@ class VisitFacts:
     room: Any | None
     lamps: Sequence[Any]
     engineer_name: str | None
+    part_names: Mapping[str, str] = field(default_factory=dict)  # sku -> the catalogue's name
 
 
 # ---- reading -------------------------------------------------------------------------------------
 
 
-def read_facts(ticket_id: str, actor: Principal, store: ReportStore = STORE) -> VisitFacts:
+def read_facts(
+    ticket_id: str, actor: Principal, store: ReportStore = STORE, parts: PartCatalogue = PARTS
+) -> VisitFacts:
     ticket = _find(ticket_id, store)  # type: ignore[arg-type]  # the protocol's reads are a TicketStore's
     _can_read(ticket, actor, ticket_id)
     school = store.get_school(ticket.school_id)
@@ -93,7 +102,14 @@ def read_facts(ticket_id: str, actor: Principal, store: ReportStore = STORE) -> 
             room = None  # a room the registry does not know: its code alone is printed
     found = store.batch_get_lamps(list(ticket.lamp_ids)) if ticket.lamp_ids else {}
     lamps = [found[str(lamp_id)] for lamp_id in ticket.lamp_ids if str(lamp_id) in found]
-    return VisitFacts(ticket, school, room, lamps, _engineer_name(ticket, store))
+    return VisitFacts(ticket, school, room, lamps, _engineer_name(ticket, store), _part_names(ticket, parts))
+
+
+def _part_names(ticket: Any, parts: PartCatalogue) -> dict[str, str]:
+    """The work record keeps the SKUs it took from stock; the school reads names."""
+    work = rules.work(getattr(ticket, "work", None)) or {}
+    skus = sorted({p["sku"] for p in work.get("parts", []) if p["sku"] and not p["name"]})
+    return {sku: part.name for sku, part in parts.batch_get_parts(skus).items()} if skus else {}
 
 
 def _engineer_name(ticket: Any, store: ReportStore) -> str | None:
@@ -133,7 +149,7 @@ def handling_report(
 # ---- building ------------------------------------------------------------------------------------
 
 
-def _parts(ticket: Any) -> dict[str, Any]:
+def _parts(ticket: Any, part_names: Mapping[str, str]) -> dict[str, Any]:
     """The visit's parts as recorded, each None (or empty) while not recorded. Tickets closed before the
     visit's records existed still show what their transitions kept: the departure and ETA, the arrival,
     the resolution note and the typed-name sign-off."""
@@ -147,6 +163,8 @@ def _parts(ticket: Any) -> dict[str, Any]:
     work = rules.work(getattr(ticket, "work", None)) or rules.work(
         {"actions": resolution.get("note"), "recorded_at": resolution.get("at"), "by": resolution.get("by")}
     )
+    for line in (work or {}).get("parts", []):
+        line["name"] = line["name"] or part_names.get(line["sku"] or "")
     return {
         "travel": travel,
         "check_in": check_in,
@@ -221,7 +239,7 @@ def _common(facts: VisitFacts, kind: ReportKind, parts: Mapping[str, Any], now: 
 
 
 def build_technical(facts: VisitFacts, now: dt.datetime) -> FaultTechnicalReportOut:
-    parts = _parts(facts.ticket)
+    parts = _parts(facts.ticket, facts.part_names)
     work, sign_off = parts["work"], parts["sign_off"]
     return FaultTechnicalReportOut(
         **_common(facts, "fault_technical", parts, now),
@@ -246,7 +264,7 @@ def build_technical(facts: VisitFacts, now: dt.datetime) -> FaultTechnicalReport
 
 
 def build_handling(facts: VisitFacts, now: dt.datetime) -> FaultHandlingReportOut:
-    parts = _parts(facts.ticket)
+    parts = _parts(facts.ticket, facts.part_names)
     work, sign_off = parts["work"], parts["sign_off"]
     stages = [p["stage"] for p in parts["photos"]]
     return FaultHandlingReportOut(
@@ -319,6 +337,10 @@ def _room(report: FaultTechnicalReportOut | FaultHandlingReportOut) -> str:
         return DASH
     where = " · ".join(p for p in (room.building, f"{room.floor}F" if room.floor else None, room.name) if p)
     return f"{room.room_id} ({where})" if where else room.room_id
+
+
+def _clock(check_in: ReportCheckInOut) -> str:
+    return " 设备时钟异常 device clock off" if check_in.device_clock_ok is False else ""
 
 
 def _fence(inside: bool | None) -> str:
@@ -446,7 +468,7 @@ def _technical_body(page: _Page, report: FaultTechnicalReportOut) -> None:
     else:
         page.rows(
             [
-                ("签到时间 Checked in", f"{_t(check_in.at)} (设备 device {_t(check_in.device_at)})"),
+                ("签到时间 Checked in", f"{_t(check_in.at)} (设备 device {_t(check_in.device_at)}){_clock(check_in)}"),
                 ("签到位置 Position", _position(check_in.lat, check_in.lon, check_in.accuracy_m)),
                 ("距学校 Distance", DASH if check_in.distance_m is None else f"{check_in.distance_m:.0f} m"),
                 ("电子围栏 Geofence", _fence(check_in.inside_fence)),

@@ -8,7 +8,9 @@ the visit's routes store them: the reports only read them, and must read any sta
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import uuid
 from typing import Any
 
 import pytest
@@ -303,3 +305,113 @@ def test_format_pdf_with_an_accept_that_refuses_it_is_a_400_naming_the_header(cl
 
     assert code == 400 and body["error"]["details"][0]["field"] == "Accept"
     assert bad_code == 400 and bad_body["error"]["details"][0]["field"] == "query.format"
+
+
+def _post(client, auth, path: str, body: dict[str, Any], role: str = "engineer", sub: str | None = ENGINEER) -> Any:
+    code, answer = call(client, "POST", path, {**auth(role, sub), "Idempotency-Key": str(uuid.uuid4())}, body)
+    assert code in (200, 201), (path, code, answer)
+    return answer
+
+
+def _van_with(client, auth, sku: str, name: str) -> str:
+    """The catalogue's part and eng-1's van holding 3 of it (received at a depot, issued to the van)."""
+    ok(
+        call(client, "POST", "/parts", auth("parts_manager"), {"sku": sku, "name": name, "fits_models": ["EP-LED-40"]}),
+        201,
+    )
+    depot = ok(call(client, "POST", "/locations", auth("parts_manager"), {"kind": "depot", "name": "市区备件库"}), 201)
+    van = ok(
+        call(
+            client,
+            "POST",
+            "/locations",
+            auth("parts_manager"),
+            {"kind": "van", "name": "张工的车", "engineer_id": ENGINEER},
+        ),
+        201,
+    )
+    for move in (
+        {"kind": "received", "sku": sku, "qty": 3, "to_location_id": depot["location_id"]},
+        {
+            "kind": "issued",
+            "sku": sku,
+            "qty": 3,
+            "from_location_id": depot["location_id"],
+            "to_location_id": van["location_id"],
+        },
+    ):
+        _post(client, auth, "/stock/movements", move, "parts_manager", None)
+    return str(van["location_id"])
+
+
+def test_reports_of_a_visit_walked_through_the_app(client, auth):
+    """The records as the visit's own routes write them (issue 11): acknowledge, travel, check-in inside the
+    fence, the work with a part from the van (named from the catalogue) and a unit swap, the school's sign-off
+    and check-out."""
+    from tests.functional import factories
+
+    make_user(ENGINEER, "engineer", name="张工")
+    school = make_school(
+        client,
+        auth,
+        name=SCHOOL_NAME,
+        latitude=31.2304,
+        longitude=121.4737,
+        contacts=[{"name": "李主任", "phone": CONTACT_PHONE}],
+    )
+    lamp = make_lamp(client, auth, school["school_id"], serial="SN-OLD-0101")
+    ticket = make_ticket(client, auth, school["school_id"], [lamp["lamp_id"]])
+    ticket = ok(transition(client, auth, ticket, "triage", level=3))
+    ticket = ok(transition(client, auth, ticket, "assign", assignee_id=ENGINEER))
+    van = _van_with(client, auth, "DRV-40", "LED 驱动电源 40W")
+    tid = ticket["ticket_id"]
+    _post(client, auth, f"/tickets/{tid}/acknowledge", {})
+    _post(
+        client,
+        auth,
+        f"/tickets/{tid}/travel",
+        {"eta": (dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15)).isoformat()},
+    )
+    _post(client, auth, f"/tickets/{tid}/check-in", {"lat": 31.2306, "lon": 121.4738, "accuracy_m": 15})
+    work = {
+        "cause": "驱动电源烧毁",
+        "category": "hardware_fault",
+        "actions": "更换整灯并通电测试",
+        "parts": [{"sku": "DRV-40", "qty": 1}],
+        "swap": {"old_serial": "SN-OLD-0101", "new_serial": "SN-NEW-0202"},
+    }
+    ticket = _post(client, auth, f"/tickets/{tid}/work", work)
+    signs = getattr(factories, "school_signs_off", None)
+    if signs is not None:
+        signs(client, auth, ticket, "engineer", ENGINEER, signer_name="王老师", satisfaction=4)
+        _post(client, auth, f"/tickets/{tid}/check-out", {})
+    else:  # the sign-off routes are not there yet: the record they write
+        record_visit(
+            tid,
+            sign_off={"method": "signature", "signer_name": "王老师", "at": "2026-11-29T02:05:00Z", "satisfaction": 4},
+        )
+
+    technical = get(client, f"/tickets/{tid}/reports/technical", auth("engineer", ENGINEER), "application/pdf")
+    handling = ok(call(client, "GET", f"/tickets/{tid}/reports/handling", auth("dispatcher")))
+
+    text = pdf_text(technical.body)
+    assert van in "".join(text.split())  # the van's id may wrap in its narrow column
+    for expected in (
+        "故障技术报告",
+        ticket["ref"],
+        SCHOOL_NAME,
+        "橙色故障",
+        "DRV-40",
+        "LED 驱动电源 40W",
+        "SN-OLD-0101 → SN-NEW-0202",
+        "更换整灯并通电测试",
+        "范围内",
+        "张工",
+        "王老师",
+        "4 / 5",
+    ):
+        assert expected in text, expected
+    assert CONTACT_PHONE not in text
+    assert handling["work"]["parts"] == [{"sku": "DRV-40", "name": "LED 驱动电源 40W", "qty": 1}]
+    assert handling["work"]["swap"]["new_serial"] == "SN-NEW-0202" and handling["arrived_at"] is not None
+    assert handling["missing"] == (["photos"] if signs is not None else ["photos", "check_out"])  # no photo taken

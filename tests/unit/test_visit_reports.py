@@ -268,3 +268,28 @@ def test_handling_pdf_is_the_schools_report():
         assert expected in text, expected
     for internal in ("van-eng-1", "31.2301", "范围外", SCHOOL_PHONE):
         assert internal not in text, internal
+
+
+def test_parts_taken_from_stock_are_named_from_the_catalogue():
+    visit = full_visit()
+    visit["work"]["parts"] = [{"sku": "DRV-40", "qty": 1, "location_id": "van-eng-1", "movement_id": "m-1"}]
+    names = {"DRV-40": "LED 驱动电源 40W"}
+    t = ticket(**visit)
+
+    technical = visit_reports.build_technical(VisitFacts(**{**facts(t).__dict__, "part_names": names}), NOW)
+    handling = visit_reports.build_handling(VisitFacts(**{**facts(t).__dict__, "part_names": names}), NOW)
+
+    assert technical.work is not None and technical.work.parts[0].name == "LED 驱动电源 40W"
+    assert handling.work is not None and [p.model_dump() for p in handling.work.parts] == [
+        {"sku": "DRV-40", "name": "LED 驱动电源 40W", "qty": 1}
+    ]
+
+
+def test_a_phone_clock_far_off_is_flagged_on_the_check_in():
+    visit = full_visit()
+    visit["check_in"]["device_clock_ok"] = False
+
+    report = visit_reports.build_technical(facts(ticket(**visit)), NOW)
+
+    assert report.check_in is not None and report.check_in.device_clock_ok is False
+    assert "设备时钟异常" in pdf_text(visit_reports.render_pdf(report))
