@@ -33,7 +33,9 @@ class ReportQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    period: Month = Field(pattern=MONTH_PATTERN, description="The first month, YYYY-MM (China time).")
+    period: Month | None = Field(
+        default=None, pattern=MONTH_PATTERN, description="The first month, YYYY-MM (China time); default: this month."
+    )
     to: Month | None = Field(
         default=None, pattern=MONTH_PATTERN, description=f"The last month (default: `period`); at most {MAX_MONTHS}."
     )
@@ -158,7 +160,9 @@ class EngineerReportOut(_Out):
 class SchoolMonthlyQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    month: Month = Field(pattern=MONTH_PATTERN, description="YYYY-MM (China time).")
+    month: Month | None = Field(
+        default=None, pattern=MONTH_PATTERN, description="YYYY-MM (China time); default: this month."
+    )
     format: Literal["json", "pdf"] | None = Field(
         default=None, description="pdf: the A4 report (as `Accept: application/pdf` asks); JSON by default."
     )

@@ -301,7 +301,7 @@ def _operation(op: Any) -> dict[str, Any]:
         responses["401"] = _error(401)
         responses["403"] = _error(403)
     refers = op.body and any(f.endswith("_id") for f in schema(op.body).model_fields)
-    if _path_params(op.path) or refers:
+    if _path_params(op.path) or refers or op.operation_id in ALSO_FORMATS:  # a report's scope may not exist
         responses["404"] = _error(404)
     if op.operation_id in CONFLICTS:
         responses["409"] = _error_response(CONFLICTS[op.operation_id])

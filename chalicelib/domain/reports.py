@@ -192,8 +192,8 @@ def facts_of(ticket: TicketView, reopens: int) -> Facts:
             outcomes[milestone] = "pending"
     steps: set[int] = set()
     for entry in ticket.plan:  # D-S4's rungs that fell due before their milestone was decided
-        milestone, step = entry.get("milestone"), int(entry.get("step") or 0)
-        if step and milestone in decided_at and decided_at[milestone] > dt.datetime.fromisoformat(entry["at"]):
+        rung_of, step = str(entry.get("milestone")), int(entry.get("step") or 0)
+        if step and rung_of in decided_at and decided_at[rung_of] > dt.datetime.fromisoformat(entry["at"]):
             steps.add(step)
     departed, on_site = _at(ticket.milestones.get("departed_at")), met["onsite"]
     satisfaction = ticket.sign_off.get("satisfaction") if ticket.sign_off else None

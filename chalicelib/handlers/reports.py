@@ -7,11 +7,12 @@ JSON by default. Files are served as the label sheet is, with a Content-Disposit
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Response
 
-from chalicelib.auth import Role
+from chalicelib.auth import Principal, Role
 from chalicelib.errors import FieldProblem, InvalidHeader
 from chalicelib.handlers._api import JSON, Api, RequestContext
 from chalicelib.lazy import lazy_module
@@ -31,6 +32,8 @@ MANAGERS = [Role.MANAGER, Role.ADMIN, Role.PROJECT_LEAD, Role.TECHNICAL_MANAGER,
 WITH_SCHOOL_STAFF = [*MANAGERS, Role.SCHOOL_STAFF]
 CSV = CSV_TYPES[0]
 FILE_TYPES = {"csv": CSV, "svg": SVG, "pdf": PDF}
+T = TypeVar("T")
+File = Callable[[Any, Principal], tuple[bytes, str]]  # a report as a file: its bytes and its name
 
 
 def _format(ctx: RequestContext, offered: tuple[str, ...]) -> str:
@@ -50,18 +53,20 @@ def _format(ctx: RequestContext, offered: tuple[str, ...]) -> str:
 
 
 def _file(content: bytes, filename: str, media_type: str) -> Response:
-    charset = "; charset=utf-8" if media_type in (CSV, SVG) else ""
+    text = media_type in (CSV, SVG)  # text: sent as it is (binary types are base64 through the gateway)
     return Response(
-        body=content,
+        body=content.decode("utf-8") if text else content,
         status_code=200,
         headers={
-            "Content-Type": media_type + charset,
+            "Content-Type": media_type + ("; charset=utf-8" if text else ""),
             "Content-Disposition": f'attachment; filename="{filename}"',
         },
     )
 
 
-def _answer(ctx: RequestContext, json_view: Any, csv_view: Any, svg_view: Any) -> Any:
+def _answer(
+    ctx: RequestContext, json_view: Callable[[Any, Principal], T], csv_view: File, svg_view: File
+) -> T | Response:
     chosen = _format(ctx, ("csv", "svg"))
     if chosen == "csv":
         return _file(*csv_view(ctx.query, ctx.principal), CSV)

@@ -134,7 +134,7 @@ def replace_rows(rows: Mapping[RowKey, Mapping[str, float]]) -> int:
         for pk, sk in stale:
             batch.delete(ReportAggregateModel(pk, sk))
         for (pk, sk), values in rows.items():
-            batch.save(ReportAggregateModel(pk, sk, **{n: v for n, v in values.items() if v}))
+            batch.save(ReportAggregateModel(pk, sk, **{n: v for n, v in values.items() if v}))  # type: ignore[arg-type]
     return len(stale)
 
 
@@ -143,7 +143,7 @@ def write_rows(rows: Iterable[tuple[RowKey, Mapping[str, float]]]) -> None:
     bind_tables()
     with ReportAggregateModel.batch_write() as batch:
         for (pk, sk), values in rows:
-            batch.save(ReportAggregateModel(pk, sk, **{n: v for n, v in values.items() if v}))
+            batch.save(ReportAggregateModel(pk, sk, **{n: v for n, v in values.items() if v}))  # type: ignore[arg-type]
 
 
 def keep_facts(ticket: TicketModel, facts: Facts) -> bool:

@@ -19,7 +19,7 @@ SERIES_TITLES = {
 
 
 def _style() -> object:
-    from pygal.style import Style
+    from pygal.style import Style  # type: ignore[import-untyped]
 
     # A font stack with CJK fallbacks: the SVG is drawn by the viewer's fonts.
     return Style(
@@ -31,7 +31,7 @@ def _style() -> object:
 
 def compliance_chart(title: str, months: Sequence[str], series: Mapping[str, Sequence[float | None]]) -> bytes:
     """Percent met per month, one line per milestone (a month with nothing decided is a gap)."""
-    import pygal
+    import pygal  # type: ignore[import-untyped]
 
     chart = pygal.Line(
         title=title,

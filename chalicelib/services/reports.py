@@ -35,6 +35,7 @@ from chalicelib.schemas_reports import (
     SlaReportOut,
 )
 from chalicelib.services import scope as school_scope
+from chalicelib.services.ids import utcnow
 
 CSV_BOM = "\ufeff"
 Rows = list[tuple[str, dict[str, float]]]
@@ -51,7 +52,8 @@ def _checked(query: ReportQuery, actor: Principal) -> tuple[str, str, str, str]:
             details=[FieldProblem(f"query.{n}", "name one scope only") for n in named]
             or [FieldProblem("query.school_id", "name one of contract_id, school_id, engineer_id, level")],
         )
-    first, last = query.period, query.to or query.period
+    first = query.period or rules.month_of(utcnow())
+    last = query.to or first
     months = rules.months_between(first, last)
     if not months:
         raise InvalidQuery("`to` is before `period`", details=[FieldProblem("query.to", "before period")])

@@ -22,6 +22,7 @@ from chalicelib.schemas_reports import (
     SchoolMonthlyReportOut,
 )
 from chalicelib.services import scope
+from chalicelib.services.ids import utcnow
 from chalicelib.services.reports import sla_period
 
 OPEN_ITEMS_SHOWN = 50
@@ -65,8 +66,9 @@ def _utc_text(at: dt.datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def monthly_report(school_id: str, month: str, actor: Principal) -> SchoolMonthlyReportOut:
+def monthly_report(school_id: str, month: str | None, actor: Principal) -> SchoolMonthlyReportOut:
     scope.require_school(actor, school_id, what="school", key=school_id)
+    month = month or rules.month_of(utcnow())
     school = access.get_school(school_id)
     rows = report_aggregates.query_rows("school", school_id, month, month)
     row = rules.add_rows(values for _, values in rows)
@@ -102,9 +104,9 @@ def monthly_report(school_id: str, month: str, actor: Principal) -> SchoolMonthl
     )
 
 
-def monthly_pdf(school_id: str, month: str, actor: Principal) -> tuple[bytes, str]:
+def monthly_pdf(school_id: str, month: str | None, actor: Principal) -> tuple[bytes, str]:
     report = monthly_report(school_id, month, actor)
-    return render_pdf(report), f"monthly-{school_id}-{month}.pdf"
+    return render_pdf(report), f"monthly-{school_id}-{report.month}.pdf"
 
 
 def _v(value: Any) -> str:
@@ -113,6 +115,7 @@ def _v(value: Any) -> str:
 
 def render_pdf(report: SchoolMonthlyReportOut) -> bytes:
     from fpdf import FPDF
+    from fpdf.fonts import FontFace
 
     from chalicelib.services import pdf_fonts
 
@@ -136,7 +139,8 @@ def render_pdf(report: SchoolMonthlyReportOut) -> bytes:
         pdf.set_font("main", size=9)
 
     def table(rows: list[list[str]]) -> None:
-        with pdf.table(first_row_as_headings=True, line_height=5.5) as grid:
+        # the shipped fonts have no bold face: headings are shaded instead
+        with pdf.table(headings_style=FontFace(emphasis="", fill_color=(230, 230, 230)), line_height=5.5) as grid:
             for cells in rows:
                 line = grid.row()
                 for cell in cells:

@@ -57,6 +57,9 @@ SCHOOL_STAFF_OPERATIONS = {
     "getFaultHandlingReport",  # D-S1: the school gets it (issue 11.7)
     "getInspectionReport",  # D-I3: the record goes to the school's managers (issue 12.5)
     "getRoomLightTrend",  # the school sees its classrooms' light (issue 12.7)
+    "getSlaReport",  # reports (issue 13): a school's own figures
+    "getFaultTrends",
+    "getSchoolMonthlyReport",  # D-A3, D-I3: the school's monthly report
 }
 
 # Path parameters naming a school's resource, and what the 404 calls it.
@@ -290,6 +293,11 @@ def _school_staff_problems(world: Any, op: Any, school: str, status: int, payloa
         if status != 404 or error.get("code") != "not_found" or error.get("message") != expected:
             return [f"expected 404 '{expected}' for {where}"]
         return []
+    if op.path.startswith("/reports/"):  # a report names its school in the query (issue 13): another is 404
+        if school == "A":
+            return [] if status == 200 and payload["scope"]["id"] == world.schools["A"]["school_id"] else [where]
+        expected = f"school '{world.schools['B']['school_id']}' does not exist"
+        return [] if status == 404 and _error(payload).get("message") == expected else [f"expected 404 for {where}"]
     if op.query and "school_id" in _query_fields(op.query):
         items = payload.get("items") if status == 200 and isinstance(payload, dict) else None
         if items is None:
