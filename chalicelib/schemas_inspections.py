@@ -81,6 +81,9 @@ class InspectionPlanOut(_Out):
     schools: list[InspectionPlanSchoolOut]
     visits_created: int
     visits_existing: int = Field(description="Due visits of the horizon that existed already (left unchanged).")
+    visits_cancelled: int = Field(
+        description="Visits of styles taken out of a school's plan, not yet due and not assigned: cancelled."
+    )
 
 
 # ---- calendars --------------------------------------------------------------------------------------

@@ -296,6 +296,12 @@ def query_school_visits(school_id: str, limit: int, cursor: dict[str, Any] | Non
     return _page(InspectionVisitModel.by_school.query(school_id, limit=limit, last_evaluated_key=cursor))
 
 
+def upcoming_school_visits(school_id: str, after: dt.datetime) -> list[InspectionVisitModel]:
+    """A school's visits not yet due at `after` (a plan's horizon: a few per style), earliest first."""
+    bind_tables()
+    return list(InspectionVisitModel.by_school.query(school_id, InspectionVisitModel.due_at > due_text(after)))
+
+
 def query_assignee_visits(assignee_id: str, limit: int, cursor: dict[str, Any] | None) -> Page[InspectionVisitModel]:
     """An engineer's open visits (assigned, in progress), earliest due first."""
     bind_tables()

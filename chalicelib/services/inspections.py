@@ -198,6 +198,8 @@ def put_plan(
     ]
     if unknown:
         raise InvalidInput("the plan names schools the contract does not have", details=unknown)
+    stored = inspections.plan_of(contract_id)
+    before = {row.school_id: set(row.styles) for row in stored}
     listed = {s.school_id: s for s in body.schools}
     rows: list[InspectionPlanModel] = []
     for school_id, school in schools.items():
@@ -217,9 +219,14 @@ def put_plan(
             )
         )
     inspections.put_plan(rows)
-    plan = {row.school_id: row for row in inspections.plan_of(contract_id)}
-    plan.update({row.school_id: row for row in rows})  # read-your-writes without a consistent read
+    plan = {row.school_id: row for row in stored}
+    plan.update({row.school_id: row for row in rows})
     created, existing = generate_visits(contract_id, list(plan.values()), now, schools)
+    cancelled = 0
+    for row in rows:
+        dropped = before.get(row.school_id, set()) - set(row.styles)
+        if dropped:
+            cancelled += _cancel_dropped(row.school_id, dropped, now)
     today = china_today(now)
     return InspectionPlanOut(
         contract_id=contract_id,
@@ -231,7 +238,26 @@ def put_plan(
         ],
         visits_created=created,
         visits_existing=existing,
+        visits_cancelled=cancelled,
     )
+
+
+def _cancel_dropped(school_id: str, styles: set[str], now: dt.datetime) -> int:
+    """A style taken out of a school's plan: its visits not yet due and not yet assigned are cancelled, so
+    they never fall overdue (PLAN-7). Assigned or started ones stay: a person is on them."""
+    cancelled = 0
+    for visit in inspections.upcoming_school_visits(school_id, now):
+        if visit.style not in styles or visit.status != VisitStatus.PLANNED.value:
+            continue
+        visit.status = VisitStatus.CANCELLED.value
+        visit.cancelled_at = now
+        visit.updated_at = now
+        try:
+            inspections.apply_visit_change(visit)
+        except StaleVersion:
+            continue  # assigned meanwhile: a person is on it
+        cancelled += 1
+    return cancelled
 
 
 def _site(school: Any) -> dict[str, Any] | None:

@@ -252,3 +252,23 @@ def test_listing_asks_for_exactly_one_selector(client, auth, token, world):
     school = {"Authorization": f"Bearer {token('school_staff', school_id=world['schools'][0])}"}
     status, _ = call(client, "GET", f"/inspection-visits?school_id={world['schools'][0]}", school)
     assert status == 403
+
+
+def test_a_style_taken_out_of_the_plan_cancels_its_planned_visits_but_not_assigned_ones(client, auth, world):
+    ok(_plan(client, auth, world))
+    first = world["schools"][0]
+    september, october, november = _visits(client, auth, f"school_id={first}")
+    ok(_assign(client, auth, october["visit_id"]))
+
+    body = {"schools": [{"school_id": first, "styles": ["quarterly"], "region": "shanghai"}]}
+    answer = ok(call(client, "PUT", f"/contracts/{world['contract']}/inspection-plan", auth("dispatcher"), body))
+    assert answer["visits_cancelled"] == 2  # September's and November's; October's is assigned
+    assert {s["school_id"]: s["styles"] for s in answer["schools"]}[first] == ["quarterly"]
+    statuses = {v["period"]: v["status"] for v in _visits(client, auth, f"school_id={first}")}
+    assert statuses == {"2025-09": "cancelled", "2025-Q3": "planned", "2025-10": "assigned", "2025-11": "cancelled"}
+    # cancelled visits never fall overdue: in December only the assigned and the quarterly one are late
+    from chalicelib.services import inspections
+
+    run = inspections.escalate_overdue(dt.datetime(2025, 12, 5, tzinfo=dt.UTC))
+    escalated = {inspections.load_visit(i).period for i in run.escalated}
+    assert escalated >= {"2025-10", "2025-Q3"} and not escalated & {"2025-09", "2025-11"}
