@@ -43,6 +43,7 @@ from chalicelib.models.registry import (
     UniqueKeyModel,
     UserModel,
 )
+from chalicelib.models.report_aggregates import add_report_counters
 from chalicelib.models.sla_policies import SlaPolicyRevisionModel
 from chalicelib.models.tickets import (
     DIMENSION_ORDER,
@@ -497,6 +498,7 @@ def open_ticket(
     tx = Transaction()
     tx.put(ticket, label="ticket")
     tx.put(event, condition=TicketEventModel.seq.does_not_exist(), label="event")
+    add_report_counters(tx, ticket, event.action)  # issue 13: the report rows, in the change's transaction
     for history in lamp_histories:
         _lamp_opens_case(tx, history.lamp_id, ticket.ticket_id, expected_case)
         tx.put(history, label=f"history:{history.lamp_id}")
@@ -519,6 +521,7 @@ def join_case(
     tx = Transaction()
     tx.put(ticket, label="ticket")
     tx.put(event, condition=TicketEventModel.seq.does_not_exist(), label="event")
+    add_report_counters(tx, ticket, event.action)  # issue 13: the report rows, in the change's transaction
     if added_lamp is not None:
         _lamp_opens_case(tx, added_lamp.lamp_id, ticket.ticket_id, expected_case)
         tx.put(added_lamp, label=f"history:{added_lamp.lamp_id}")
@@ -569,6 +572,7 @@ def apply_transition(
         extra(tx)
     tx.put(ticket, label="ticket")
     tx.put(event, condition=TicketEventModel.seq.does_not_exist(), label="event")
+    add_report_counters(tx, ticket, event.action)  # issue 13: the report rows, in the change's transaction
     for record, actions in sla.met_record_updates(ticket, met):  # a breached milestone met: when, how late
         tx.update(record, actions, label=f"sla-record:{record.record_key}")
     if open_fault_delta:
