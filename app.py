@@ -78,3 +78,7 @@ app.register_blueprint(inspection_item_handlers.api.blueprint)  # inspection che
 app.register_blueprint(jobs.blueprint)  # scheduled jobs: EventBridge rules, not routes
 if gateway_authorizer() is None:  # no API Gateway in front (local, test): unknown paths 404 here
     app.register_blueprint(fallback.blueprint)
+else:  # deployed: the gateway's JWT authorizer (its own Lambda, caching its answer per token)
+    from chalicelib.handlers import gateway_auth
+
+    app.register_blueprint(gateway_auth.blueprint)

@@ -1,6 +1,8 @@
 """Bearer-token verification and roles.
 
-Deployed stages receive Cognito ID tokens (RS256, keys from the pool's JWKS URL);
+Deployed stages receive ID tokens of the stage's OIDC issuer (RS256, keys from its JWKS URL:
+a Cognito user pool in a global region, Authing, Keycloak or another provider in AWS China; the
+roles come from the token's `cognito:groups` claim, which other providers are configured to emit);
 local and test stages receive tokens signed by a local RSA key with the same claims
 (`sub`, `cognito:groups`, and for a school's account `custom:school_id`). Both are
 verified here by the same code path; only the key source differs. Must never import
@@ -133,6 +135,16 @@ class TokenVerifier:
             name=claims.get("name", ""),
             school_id=_school_from_claims(claims, roles),
         )
+
+
+def gateway_context(principal: Principal) -> dict[str, str]:
+    """What the gateway's authorizer hands on to the request ($context.authorizer.*: strings only).
+    For logs and access logs; the function still derives the caller from the token itself."""
+    return {
+        "sub": principal.sub,
+        "roles": ",".join(sorted(r.value for r in principal.roles)),
+        "school_id": principal.school_id or "",
+    }
 
 
 @lru_cache(maxsize=4)

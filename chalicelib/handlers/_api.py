@@ -21,7 +21,8 @@ from functools import lru_cache, wraps
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from chalice import Blueprint, CognitoUserPoolAuthorizer, Response
+from chalice import Blueprint, Response
+from chalice.app import ChaliceAuthorizer
 
 from chalicelib import errors
 from chalicelib.auth import Principal, Role
@@ -93,16 +94,25 @@ class Operation:
 
 OPERATIONS: list[Operation] = []
 
-# Deployed stages also put a Cognito authorizer in front of every non-public route, so API Gateway
-# turns away bad tokens before a Lambda runs. Read when routes are declared (not through settings):
+# Deployed stages also put a Lambda authorizer in front of every non-public route (handlers/gateway_auth:
+# the stage's OIDC issuer by its JWKS, the same verification as the function's), so API Gateway turns
+# away bad tokens before a route's Lambda runs. Read when routes are declared (not through settings):
 # `chalice package` builds the API from them with the stage's environment.
-GATEWAY_USER_POOL_ARN_ENV = "LAMPCARE_GATEWAY_USER_POOL_ARN"
+GATEWAY_AUTHORIZER_ENV = "LAMPCARE_GATEWAY_AUTHORIZER"
+GATEWAY_AUTHORIZER_KINDS = ("", "jwt")  # "": none (local, test: no gateway in front)
 
 
 @lru_cache(maxsize=1)
-def gateway_authorizer() -> CognitoUserPoolAuthorizer | None:
-    arn = os.environ.get(GATEWAY_USER_POOL_ARN_ENV, "")
-    return CognitoUserPoolAuthorizer("lampcare-users", provider_arns=[arn]) if arn else None
+def gateway_authorizer() -> ChaliceAuthorizer | None:
+    kind = os.environ.get(GATEWAY_AUTHORIZER_ENV, "")
+    if kind not in GATEWAY_AUTHORIZER_KINDS:
+        raise ValueError(f"{GATEWAY_AUTHORIZER_ENV} must be one of {GATEWAY_AUTHORIZER_KINDS}, got {kind!r}")
+    if not kind:
+        return None
+    from chalicelib.handlers import gateway_auth
+
+    authorizer: ChaliceAuthorizer = gateway_auth.jwt_authorizer
+    return authorizer
 
 
 def schema(name: str) -> type[BaseModel]:

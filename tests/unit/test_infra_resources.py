@@ -49,19 +49,21 @@ def test_gateway_refusals_use_the_api_error_shape():
     assert gateway["UNAUTHORIZED"]["responseParameters"]["gatewayresponse.header.WWW-Authenticate"] == "'Bearer'"
 
 
-def test_deployed_stages_put_a_cognito_authorizer_on_every_non_public_route():
+def test_deployed_stages_put_the_cached_jwt_authorizer_on_every_non_public_route():
     import json
     import os
     import subprocess
     import sys
 
     probe = (
-        "import json, app; print(json.dumps({f'{m} {p}': (e.authorizer.name if e.authorizer else None) "
-        "for p, ms in app.app.routes.items() for m, e in ms.items()}))"
+        "import json, app; print(json.dumps({'routes': {f'{m} {p}': (e.authorizer.name if e.authorizer else None) "
+        "for p, ms in app.app.routes.items() for m, e in ms.items()}, 'authorizers': "
+        "[[a.name, a.handler_string, a.ttl_seconds, a.header] for a in app.app.builtin_auth_handlers]}))"
     )
-    env = {**os.environ, "LAMPCARE_GATEWAY_USER_POOL_ARN": "arn:aws:cognito-idp:cn-north-1:1:userpool/cn-north-1_x"}
+    env = {**os.environ, "LAMPCARE_GATEWAY_AUTHORIZER": "jwt"}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-    authorizers = json.loads(out.stdout)
+    probed = json.loads(out.stdout)
+    authorizers = probed["routes"]
     public = {
         "GET /health",
         "GET /r/{qr_token}",
@@ -75,4 +77,8 @@ def test_deployed_stages_put_a_cognito_authorizer_on_every_non_public_route():
         "GET /open311/v2/requests/{service_request_file}",
     }
     assert {k for k, v in authorizers.items() if v is None} == public
-    assert {v for k, v in authorizers.items() if k not in public} == {"lampcare-users"}
+    assert {v for k, v in authorizers.items() if k not in public} == {"jwt_authorizer"}
+    # One Lambda authorizer, its answer cached by API Gateway per token for 5 minutes; no fallback routes.
+    assert probed["authorizers"] == [
+        ["jwt_authorizer", "chalicelib.handlers.gateway_auth.jwt_authorizer", 300, "Authorization"]
+    ]
