@@ -21,6 +21,7 @@ from chalicelib.schemas_inspection_items import (  # noqa: F401 - inspection che
     InspectionCompletionOut,
     InspectionItemIn,
     InspectionItemOut,
+    InspectionPhotosOut,
     InspectionReportOut,
     LightTargetsIn,
     LightTargetsOut,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from chalicelib.domain.assets import Code
 from chalicelib.domain.inspection_checks import Measure, TrendFlag
 from chalicelib.domain.types import Id, Note
-from chalicelib.schemas_sign_off import SignOffIn
+from chalicelib.schemas_sign_off import SignOffIn, TicketPhotoOut
 
 
 class ItemKind(StrEnum):
@@ -131,6 +131,12 @@ class InspectionItemOut(_Out):
     ticket_id: str | None = Field(default=None, description="The finding's ticket, once the visit is completed.")
 
 
+class InspectionPhotosOut(_Out):
+    visit_id: str
+    version: int = Field(description="The visit's version after the change.")
+    items: list[TicketPhotoOut]
+
+
 class CompleteInspectionVisitIn(_In):
     sign_off: SignOffIn = Field(
         description="The school's sign-off, as for a ticket (signOff): the code from requestInspectionSignOff, "
@@ -243,6 +249,7 @@ class InspectionReportOut(_Out):
     rooms: list[ReportRoomOut] = Field(description="Every room measured, its readings against the targets.")
     fixed_on_spot: list[str] = Field(description="What was fixed on the spot, one line per lamp or room.")
     open_tickets: list[ReportTicketOut] = Field(description="The visit's findings' tickets that are still open.")
+    photos: list[TicketPhotoOut] = Field(description="The visit's photos, with links valid for 15 minutes.")
     semester_evaluation: SemesterEvaluationOut | None = Field(description="End-of-semester rounds only (D-I3).")
     sign_off: InspectionSignOffOut | None = Field(description="The school's sign-off; null before completion.")
 

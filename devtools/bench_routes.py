@@ -790,6 +790,35 @@ CASES: list[Case] = [
     ),
     Case(
         "POST",
+        "/inspection-visits/{visit_id}/photo-uploads",
+        "a presigned POST for a visit photo (visit read, guard put)",
+        lambda w: Call(
+            "POST",
+            f"/inspection-visits/{w.inspection['visit_id']}/photo-uploads",
+            "engineer",
+            {"stage": "before", "content_type": "image/jpeg"},
+            sub="eng-1",
+            idempotency_key=f"bench-inspection-upload-{next(w.serials)}",
+        ),
+        201,
+    ),
+    Case(
+        "POST",
+        "/inspection-visits/{visit_id}/photos",
+        "attach a checked visit photo (visit read; S3 head and 32 bytes; one transaction: visit, guard)",
+        lambda w: Call(
+            "POST",
+            f"/inspection-visits/{w.inspection['visit_id']}/photos",
+            "engineer",
+            {"upload_id": w.inspection["upload_id"], "stage": "before"},
+            sub="eng-1",
+            idempotency_key="bench-inspection-attach",
+        ),
+        201,
+        repeatable=False,
+    ),
+    Case(
+        "POST",
         "/inspection-visits/{visit_id}/sign-off-requests",
         "the visit's sign-off code by SMS (visit, school; one transaction: request, hourly limit, guard; SNS)",
         lambda w: Call(
@@ -954,8 +983,11 @@ def _seed_inspection(stack: Stack, w: World) -> None:
     (read back from moto's SNS) for the completion case."""
     import re
 
+    import boto3
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.sns.models import sns_backends
+
+    from chalicelib.settings import get_settings
 
     contract = stack.ok(
         stack.request("POST", "/contracts", "admin", {"code": "BENCH-INSP", "name": "Inspections"}), 201, "contract"
@@ -1007,6 +1039,20 @@ def _seed_inspection(stack: Stack, w: World) -> None:
             idempotency_key=f"seed-inspection-start-{visit_id}",
         )
         stack.ok(reply, 200, "start")
+    upload = stack.ok(
+        stack.request(
+            "POST",
+            f"/inspection-visits/{visits[0]}/photo-uploads",
+            "engineer",
+            {"stage": "before", "content_type": "image/jpeg"},
+            sub="eng-1",
+            idempotency_key="seed-inspection-upload",
+        ),
+        201,
+        "inspection photo upload",
+    )
+    jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 2000
+    boto3.client("s3").put_object(Bucket=get_settings().photo_bucket, Key=upload["upload"]["fields"]["key"], Body=jpeg)
     done = visits[1]
     for n, body in enumerate(
         (
@@ -1045,6 +1091,7 @@ def _seed_inspection(stack: Stack, w: World) -> None:
         complete_visit_id=done,
         code=found.group(1),
         targets_version=0,
+        upload_id=upload["upload_id"],
     )
 
 

@@ -91,6 +91,9 @@ CONFLICTS: dict[str, str] = {
     "visit changed meanwhile: send it again with the same key.",
     "putLightTargets": "`stale_version`: the targets were changed since the `version` sent (`current_version` "
     "names the current one); reload them and apply the change again.",
+    "createInspectionPhotoUpload": "`illegal_transition`: the visit is not in progress (`current_status`).",
+    "attachInspectionPhoto": "The photo is already attached, or the visit is not in progress (`current_status`); or "
+    "`stale_version` when the visit changed meanwhile: send it again with the same key.",
 }
 
 # Routes that answer JSON by default and a file on request (`Accept`, or `?format=pdf`): their success lists both.

@@ -16,11 +16,12 @@ if TYPE_CHECKING:  # mypy checks every call against the service's signature; at 
     from chalicelib.schemas_inspection_items import (
         InspectionCompletionOut,
         InspectionItemOut,
+        InspectionPhotosOut,
         InspectionReportOut,
         LightTargetsOut,
         RoomLightTrendOut,
     )
-    from chalicelib.schemas_sign_off import SignOffRequestOut
+    from chalicelib.schemas_sign_off import SignOffRequestOut, TicketPhotoUploadOut
     from chalicelib.services import inspection_items, inspection_reports
 else:
     inspection_items = lazy_module("chalicelib.services.inspection_items")
@@ -52,6 +53,43 @@ def record_inspection_item(ctx: RequestContext, visit_id: str) -> InspectionItem
     assigned to, while it is in progress; the same lamp or room recorded again replaces the earlier item.
     """
     return inspection_items.record_item(visit_id, ctx.body, ctx.principal, ctx.guard)
+
+
+@api.route(
+    "/inspection-visits/{visit_id}/photo-uploads",
+    "POST",
+    operation_id="createInspectionPhotoUpload",
+    response="TicketPhotoUploadOut",
+    roles=FIELD,
+    body="TicketPhotoUploadIn",
+    status=201,
+    guarded=True,
+)
+def create_inspection_photo_upload(ctx: RequestContext, visit_id: str) -> TicketPhotoUploadOut:
+    """A presigned POST for a photo of the visit, as for a ticket's visit photo (createTicketPhotoUpload).
+
+    Upload the file with it straight to storage, then attachInspectionPhoto. By the assigned engineer
+    while the visit is in progress.
+    """
+    return inspection_items.create_photo_upload(visit_id, ctx.body, ctx.principal, ctx.guard)
+
+
+@api.route(
+    "/inspection-visits/{visit_id}/photos",
+    "POST",
+    operation_id="attachInspectionPhoto",
+    response="InspectionPhotosOut",
+    roles=FIELD,
+    body="AttachTicketPhotoIn",
+    status=201,
+    guarded=True,
+)
+def attach_inspection_photo(ctx: RequestContext, visit_id: str) -> InspectionPhotosOut:
+    """Attaches an uploaded photo to the visit once it is checked (exists, at most 10 MB, a real image).
+
+    The report lists the visit's photos with links valid for 15 minutes.
+    """
+    return inspection_items.attach_photo(visit_id, ctx.body, ctx.principal, ctx.guard)
 
 
 @api.route(

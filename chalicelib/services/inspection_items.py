@@ -37,7 +37,7 @@ from chalicelib.domain.inspection_checks import (
 from chalicelib.domain.inspection_plans import CHINA, VisitStatus
 from chalicelib.domain.sign_off import sign_off_record
 from chalicelib.domain.tickets import Category, Source
-from chalicelib.errors import FieldProblem, IllegalTransition, InvalidInput, NotFound
+from chalicelib.errors import Conflict, FieldProblem, IllegalTransition, InvalidInput, NotFound
 from chalicelib.guards import WriteGuard
 from chalicelib.models import access, inspections
 from chalicelib.models import inspection_items as store
@@ -51,6 +51,7 @@ from chalicelib.schemas_inspection_items import (
     InspectionCompletionOut,
     InspectionItemIn,
     InspectionItemOut,
+    InspectionPhotosOut,
     InspectionSignOffOut,
     ItemKind,
     LampChecksIn,
@@ -62,8 +63,14 @@ from chalicelib.schemas_inspection_items import (
     RoomLightTrendOut,
     RoomReadingsIn,
 )
-from chalicelib.schemas_sign_off import SignOffRequestIn, SignOffRequestOut
-from chalicelib.services import sign_off, tickets
+from chalicelib.schemas_sign_off import (
+    AttachTicketPhotoIn,
+    SignOffRequestIn,
+    SignOffRequestOut,
+    TicketPhotoUploadIn,
+    TicketPhotoUploadOut,
+)
+from chalicelib.services import sign_off, ticket_photos, tickets
 from chalicelib.services.ids import utcnow
 from chalicelib.services.inspections import load_visit
 from chalicelib.services.scope import require_school
@@ -72,6 +79,8 @@ __all__ = [
     "complete_visit",
     "get_light_targets",
     "put_light_targets",
+    "attach_photo",
+    "create_photo_upload",
     "record_item",
     "request_visit_sign_off",
     "room_light_trend",
@@ -273,6 +282,47 @@ def record_item(
             f"the {field.removesuffix('_id')} is not one of the school's",
             details=[FieldProblem(field, f"not {what} of school '{visit.school_id}'")],
         ) from exc
+    return answer
+
+
+# ---- photos ---------------------------------------------------------------------------------------------
+
+
+def create_photo_upload(
+    visit_id: str, body: TicketPhotoUploadIn, actor: Principal, guard: WriteGuard | None, now: dt.datetime | None = None
+) -> TicketPhotoUploadOut:
+    """A photo of the visit (a broken lamp, a dark corner), uploaded as a ticket's visit photo is
+    (services.ticket_photos): a presigned POST to the private bucket; the visit is its subject."""
+    now = now or utcnow()
+    visit = _visit(visit_id, actor)
+    checks.check_recording(visit.status, visit.assignee_id, actor.sub)
+    return ticket_photos.photo_form(visit.visit_id, body, guard, now)
+
+
+def attach_photo(
+    visit_id: str, body: AttachTicketPhotoIn, actor: Principal, guard: WriteGuard | None, now: dt.datetime | None = None
+) -> InspectionPhotosOut:
+    """Checks the upload (exists, size, real type) as a ticket's, then adds it to the visit with the write's
+    guard in one transaction (the visit's version: a concurrent change is 409, send it again)."""
+    now = now or utcnow()
+    visit = _visit(visit_id, actor)
+    checks.check_recording(visit.status, visit.assignee_id, actor.sub)
+    current = list(visit.visit_photos or [])
+    if any(p.get("photo_id") == body.upload_id for p in current):
+        raise Conflict("this photo is already attached", details=[FieldProblem("upload_id", "already attached")])
+    if len(current) >= ticket_photos.MAX_PHOTOS:
+        raise InvalidInput(
+            f"a visit keeps at most {ticket_photos.MAX_PHOTOS} photos",
+            details=[FieldProblem("upload_id", "too many photos")],
+        )
+    visit.visit_photos = [*current, ticket_photos.photo_record(visit.visit_id, body, actor, now)]
+    visit.updated_at = now
+    answer = InspectionPhotosOut(
+        visit_id=visit.visit_id,
+        version=int(visit.version) + 1,  # as it will be once written
+        items=[ticket_photos.photo_view(p, link=False) for p in visit.visit_photos],
+    )
+    inspections.apply_visit_change(visit, guard=guard.seal(answer) if guard else None)
     return answer
 
 

@@ -29,7 +29,7 @@ from chalicelib.schemas_inspection_items import (
     ReportVisitOut,
     SemesterEvaluationOut,
 )
-from chalicelib.services import pdf_fonts
+from chalicelib.services import pdf_fonts, ticket_photos
 from chalicelib.services.ids import utcnow
 from chalicelib.services.inspection_items import _visit, item_view, measures_view, sign_off_view, targets_for
 
@@ -55,7 +55,9 @@ def _date(text: str | None) -> dt.date | None:
     return dt.date.fromisoformat(text) if text else None
 
 
-def report(visit_id: str, actor: Principal, now: dt.datetime | None = None) -> InspectionReportOut:
+def report(
+    visit_id: str, actor: Principal, now: dt.datetime | None = None, *, with_links: bool = True
+) -> InspectionReportOut:
     visit = _visit(visit_id, actor)
     items = store.visit_items(visit_id)
     school = access.get_school(visit.school_id)
@@ -160,6 +162,7 @@ def report(visit_id: str, actor: Principal, now: dt.datetime | None = None) -> I
         rooms=room_lines,
         fixed_on_spot=fixed,
         open_tickets=open_tickets,
+        photos=[ticket_photos.photo_view(p, link=with_links) for p in visit.visit_photos or []],
         semester_evaluation=semester,
         sign_off=sign_off_view(visit.sign_off) if visit.sign_off else None,
     )
@@ -171,7 +174,7 @@ def _lamp_order(lamp: Any, lamp_id: str) -> tuple[str, str, str]:
 
 def report_pdf(visit_id: str, actor: Principal, now: dt.datetime | None = None) -> tuple[bytes, str]:
     now = now or utcnow()
-    data = report(visit_id, actor, now)
+    data = report(visit_id, actor, now, with_links=False)  # the PDF names the photos, it links none
     return render_pdf(data, now), f"inspection-{data.visit.visit_id}.pdf"
 
 
@@ -281,6 +284,13 @@ def render_pdf(data: InspectionReportOut, now: dt.datetime) -> bytes:
 
     page.section("现场处理 Fixed on the spot")
     page.table(["内容 What was done"], [[line] for line in data.fixed_on_spot], (1.0,))
+
+    page.section(f"照片 Photos ({len(data.photos)})")
+    page.table(
+        ["阶段 Stage", "时间 At", "大小 Size"],
+        [[p.stage.value, _t(p.at), f"{p.size / 1024:.0f} KB"] for p in data.photos],
+        (1.0, 1.4, 1.0),
+    )
 
     page.section("未关闭工单 Open tickets")
     page.table(

@@ -63,8 +63,16 @@ def create_upload(
     now = now or utcnow()
     ticket = access.get_ticket(ticket_id)
     _may_add_photos(ticket, actor)
+    return photo_form(ticket.ticket_id, body, guard, now)
+
+
+def photo_form(
+    subject_id: str, body: TicketPhotoUploadIn, guard: WriteGuard | None, now: dt.datetime
+) -> TicketPhotoUploadOut:
+    """The upload form for a photo of `subject_id`'s visit (a ticket; an inspection visit, issue 12), once the
+    caller has checked who may add one; the guard alone is written, so a retry gets this same form."""
     upload_id = secrets.token_urlsafe(12)
-    post = photos.presigned_upload(photo_key(ticket.ticket_id, body.stage, upload_id), body.content_type, now)
+    post = photos.presigned_upload(photo_key(subject_id, body.stage, upload_id), body.content_type, now)
     answer = TicketPhotoUploadOut(
         upload_id=upload_id,
         stage=body.stage,
@@ -86,6 +94,25 @@ def _checked(ticket_id: str, body: AttachTicketPhotoIn) -> photos.StoredPhoto:
     if stored is None or problem is not None:
         raise InvalidInput("the photo cannot be attached", details=[FieldProblem("upload_id", problem or "")])
     return stored
+
+
+def photo_record(subject_id: str, body: AttachTicketPhotoIn, actor: Principal, now: dt.datetime) -> dict[str, Any]:
+    """An uploaded photo of `subject_id`'s visit, checked (exists, size, real type), as the visit keeps it."""
+    stored = _checked(subject_id, body)
+    return {
+        "photo_id": body.upload_id,
+        "stage": body.stage.value,
+        "key": stored.key,
+        "content_type": stored.content_type,
+        "size": stored.size,
+        "at": now.isoformat(),
+        "device_at": body.device_at.isoformat() if body.device_at else None,
+        "by": actor.sub,
+    }
+
+
+def photo_view(photo: dict[str, Any], link: bool) -> TicketPhotoOut:
+    return _view(photo, link)
 
 
 def _view(photo: dict[str, Any], link: bool) -> TicketPhotoOut:
@@ -111,7 +138,7 @@ def attach_photo(
     """Checks the upload, then adds it to the ticket with an audit event and the write's guard, in one
     transaction; answers the ticket's photos (links come from listTicketPhotos)."""
     now = now or utcnow()
-    stored: photos.StoredPhoto | None = None
+    photo: dict[str, Any] | None = None
     for _ in range(ATTEMPTS):
         ticket = access.get_ticket(ticket_id)
         _may_add_photos(ticket, actor)
@@ -122,17 +149,7 @@ def attach_photo(
             raise InvalidInput(
                 f"a ticket keeps at most {MAX_PHOTOS} photos", details=[FieldProblem("upload_id", "too many photos")]
             )
-        stored = stored or _checked(ticket.ticket_id, body)
-        photo = {
-            "photo_id": body.upload_id,
-            "stage": body.stage.value,
-            "key": stored.key,
-            "content_type": stored.content_type,
-            "size": stored.size,
-            "at": now.isoformat(),
-            "device_at": body.device_at.isoformat() if body.device_at else None,
-            "by": actor.sub,
-        }
+        photo = photo or photo_record(ticket.ticket_id, body, actor, now)
         ticket.visit_photos = [*current, photo]
         ticket.updated_at = now
         seq = int(ticket.event_count) + 1

@@ -12,9 +12,11 @@ import re
 import uuid
 from typing import Any
 
+import boto3
 import pytest
 
-from tests.functional.factories import call, make_contract, make_lamp, make_school, make_user, ok
+from tests.functional.factories import PNG, call, make_contract, make_lamp, make_school, make_user, ok
+from tests.support.world import PHOTO_BUCKET
 
 NOW = dt.datetime(2025, 9, 20, 2, 0, tzinfo=dt.UTC)  # Saturday 20 September, 10:00 in China
 PDF = "application/pdf"
@@ -130,6 +132,24 @@ def test_a_round_with_a_dark_room_and_a_broken_lamp_yields_two_linked_tickets_an
     assert (desk["value"], desk["minimum"], desk["ok"], desk["label"]) == (262, 300, False, "课桌面平均照度")
     assert ok(_record(client, r, _room("A-102")))["ok"] is True
 
+    # a photo of the dark room, uploaded and attached as a ticket's visit photo is
+    upload = ok(
+        call(
+            client,
+            "POST",
+            f"/inspection-visits/{r['visit']}/photo-uploads",
+            keyed(r["eng"]),
+            {"stage": "before", "content_type": "image/png"},
+        ),
+        201,
+    )
+    boto3.client("s3").put_object(Bucket=PHOTO_BUCKET, Key=upload["upload"]["fields"]["key"], Body=PNG)
+    attach = {"upload_id": upload["upload_id"], "stage": "before"}
+    photos = ok(call(client, "POST", f"/inspection-visits/{r['visit']}/photos", keyed(r["eng"]), attach), 201)
+    assert [(p["stage"], p["content_type"]) for p in photos["items"]] == [("before", "image/png")]
+    status, body = call(client, "POST", f"/inspection-visits/{r['visit']}/photos", keyed(r["eng"]), attach)
+    assert status == 409  # attached once
+
     # no sign-off requested: nothing completes and no ticket opens
     status, body = _complete(client, r, "complete-0", code="123456")
     assert status == 409 and body["error"]["code"] == "sign_off_not_requested"
@@ -191,6 +211,7 @@ def test_a_round_with_a_dark_room_and_a_broken_lamp_yields_two_linked_tickets_an
     assert report["fixed_on_spot"] == [f"{lamps[dusty]['asset_no']} ({ROOM_NAME}): 擦拭灯罩 cleaned the diffuser"]
     assert sorted(t["ref"] for t in report["open_tickets"]) == sorted([lamp_ticket["ref"], room_ticket["ref"]])
     assert report["semester_evaluation"] is None  # a monthly round
+    assert len(report["photos"]) == 1 and report["photos"][0]["url"]
 
     # the school's own staff read it; another school's staff do not learn it exists
     assert ok(call(client, "GET", f"/inspection-visits/{r['visit']}/report", staff_of(token, r["school"])))
@@ -214,6 +235,7 @@ def test_a_round_with_a_dark_room_and_a_broken_lamp_yields_two_linked_tickets_an
         "擦拭灯罩",
         "王老师",
         "不亮",
+        "照片 Photos (1)",
     ):
         assert expected in text, expected
 
