@@ -24,6 +24,8 @@ api = Api(__name__)
 PLANNERS = [Role.ADMIN, Role.PROJECT_LEAD, Role.DISPATCHER]
 DISPATCH = [Role.DISPATCHER, Role.ADMIN, Role.PROJECT_LEAD]
 FIELD = [Role.ENGINEER, Role.EXPERT]
+# Planners and managers read every visit; engineers and experts the visits assigned to them (the service).
+READERS = [*PLANNERS, Role.MANAGER, Role.TECHNICAL_MANAGER, *FIELD]
 
 
 @api.route(
@@ -67,7 +69,7 @@ def get_school_calendar(ctx: RequestContext, region: str) -> SchoolCalendarOut:
     "GET",
     operation_id="listInspectionVisits",
     response="InspectionVisitPageOut",
-    roles=STAFF,
+    roles=READERS,
     query="InspectionVisitQuery",
 )
 def list_inspection_visits(ctx: RequestContext) -> InspectionVisitPageOut:

@@ -318,7 +318,7 @@ def list_visits(
             details=[FieldProblem("query", "exactly one of school_id, assignee_id, status=overdue")],
         )
     if not actor.has_any(PLANNERS | {Role.MANAGER, Role.TECHNICAL_MANAGER}) and query.assignee_id != actor.sub:
-        raise Forbidden("engineers list their own visits: ?assignee_id=<your id>")
+        raise Forbidden("engineers and experts list the visits assigned to them: ?assignee_id=<your id>")
     cursor = decode_cursor(query.cursor)
     if query.school_id is not None:
         page = inspections.query_school_visits(query.school_id, query.limit, cursor)
