@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: run test bench token openapi setup
+.PHONY: run test bench token openapi setup rebuild-aggregates
 
 $(STAMP): requirements.txt requirements-dev.txt devtools/bootstrap.sh
 	bash devtools/bootstrap.sh
@@ -27,3 +27,6 @@ token: $(STAMP)  ## make token ROLE=engineer [SUB=eng-1]; ROLE=school_staff SCHO
 
 openapi: $(STAMP)  ## regenerate mobile_api_docs/openapi.yaml from the routes and schemas
 	$(PY) -m devtools.openapi
+
+rebuild-aggregates: $(STAMP)  ## recompute the report aggregates from the tickets; ENDPOINT=http://127.0.0.1:<moto port> for `make run`'s stack, STAGE=<stage> for its table prefix
+	$(PY) -m devtools.rebuild_aggregates --stage $(or $(STAGE),local) $(if $(ENDPOINT),--endpoint $(ENDPOINT),)

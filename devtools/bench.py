@@ -26,6 +26,9 @@ paired with a reference measured alongside it:
     due a timer records a breach or an escalation (Step Functions' clock against the deadline; p50
     and max over 24 timers, 72 records), and, in-process, the DynamoDB items the reconciliation reads
     per run with 10 and with 10,000 watched tickets that are not due (the same: it reads a due index).
+(i) reports (issue 13, devtools/bench_reports.py): the aggregate rows of 200,000 tickets over 100 schools
+    and 12 months loaded, one school's monthly SLA report read (items read: at most 100), then 200,000 more
+    tickets loaded and the same report read again (the same items: a report reads its rows, not the tickets).
 
 Budgets live here and only here: timed tests would be flaky, so tests assert behaviour and
 call counts, and this report says whether the budgets hold. It never asserts a time; it
@@ -375,6 +378,30 @@ def sla_rows(original_env: dict[str, str], timers: int, progress: ProgressFn) ->
     return rows, broken
 
 
+def report_rows(tickets: int, progress: ProgressFn) -> tuple[list[Row], list[str]]:
+    from devtools import bench_reports
+
+    results = bench_reports.measure(tickets=tickets)
+    progress("(i) reports measured")
+    rows = [
+        Row(
+            "i reports",
+            measurement,
+            calls,
+            items,
+            budget=f"<= {bench_reports.MAX_ITEMS} items, same when doubled",
+            met=met,
+        )
+        for measurement, calls, items, met in bench_reports.rows_for_table(results)
+    ]
+    broken = (
+        []
+        if all(r.met for r in rows)
+        else ["reports: a school's monthly SLA report read too many items, or more as the table grew"]
+    )
+    return rows, broken
+
+
 # ---- run ------------------------------------------------------------------------------------------
 
 
@@ -414,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-import-rows", type=int, default=2000, help="rows imported over HTTP (f)")
     parser.add_argument("--cold-runs", type=int, default=5, help="fresh interpreters per import (a)")
     parser.add_argument("--sla-timers", type=int, default=24, help="timers measured for precision (h), at least 20")
+    parser.add_argument("--report-tickets", type=int, default=200_000, help="tickets whose aggregates (i) loads, twice")
     args = parser.parse_args(argv)
 
     from devtools import bench_routes
@@ -474,6 +502,11 @@ def main(argv: list[str] | None = None) -> int:
 
     progress("(h) SLA timers")
     section_rows, section_broken = sla_rows(original_env, args.sla_timers, progress)
+    rows += section_rows
+    broken += section_broken
+
+    progress(f"(i) reports over {args.report_tickets:,} and {2 * args.report_tickets:,} tickets")
+    section_rows, section_broken = report_rows(args.report_tickets, progress)
     rows += section_rows
     broken += section_broken
 

@@ -1408,3 +1408,8 @@ def measure(
 from devtools.bench_visit import VISIT_CASES, seed_visit_core  # noqa: E402
 
 CASES.extend(VISIT_CASES)
+
+# Reports (issue 13): their cases live in devtools/bench_reports.py.
+from devtools.bench_reports import report_cases  # noqa: E402
+
+CASES.extend(report_cases())
