@@ -21,7 +21,7 @@ from chalicelib.domain import sign_off as rules
 from chalicelib.domain.lifecycle import SCHOOL_GAVE_IT, SignOff
 from chalicelib.domain.public_reports import mask_phone
 from chalicelib.domain.sign_off import Method
-from chalicelib.errors import Conflict, FieldProblem, IllegalTransition, InvalidInput
+from chalicelib.errors import Conflict, FieldProblem, IllegalTransition, InvalidInput, StaleVersion
 from chalicelib.guards import WriteGuard
 from chalicelib.models import access
 from chalicelib.models import sign_off as store
@@ -37,6 +37,7 @@ from chalicelib.storage import photos
 __all__ = ["Signed", "check_subject_sign_off", "request_for_subject", "request_sign_off", "sign_off"]
 
 _HOUR = dt.timedelta(hours=1)
+WRITE_ATTEMPTS = 3  # the proof is checked once; the ticket write is retried if another change landed first
 
 
 def signature_key(ticket_id: str, upload_id: str) -> str:
@@ -239,11 +240,18 @@ def sign_off(
     """The school's sign-off, through the lifecycle's `sign_off` action; answers the signed-off ticket."""
     now = now or utcnow()
     ticket = _ticket_for_sign_off(ticket_id, actor)
-    sent_to = signature = ""
-    if body.method == Method.OTP:
-        request_id, sent_to = _checked_code(ticket.ticket_id, body, guard, now)
-    else:
-        request_id, signature = _checked_signature(ticket.ticket_id, body)
+    signed = check_subject_sign_off(ticket.ticket_id, body, guard, now)
+    for _ in range(WRITE_ATTEMPTS):
+        try:
+            return _write_sign_off(ticket, body, signed, actor, guard, now)
+        except StaleVersion:  # another change landed first (a photo, a note): read the ticket again
+            ticket = _ticket_for_sign_off(ticket_id, actor)
+    raise StaleVersion("the ticket is being changed by many requests at once; send the sign-off again")
+
+
+def _write_sign_off(
+    ticket: TicketModel, body: SignOffIn, signed: Signed, actor: Principal, guard: WriteGuard | None, now: dt.datetime
+) -> TicketOut:
     change = SignOff.model_validate(
         {
             "action": "sign_off",
@@ -256,8 +264,8 @@ def sign_off(
             "satisfaction": body.satisfaction,
             "comment": body.comment,
             "device_at": body.device_at,
-            "sent_to": sent_to,
-            "signature_key": signature,
+            "sent_to": signed.sent_to,
+            "signature_key": signed.signature_key,
         },
         context={SCHOOL_GAVE_IT: True},
     )
@@ -307,7 +315,7 @@ def sign_off(
         plan.lamp_count_delta,
         histories,
         guard=guard.seal(answer) if guard is not None else None,
-        extra=lambda tx: store.mark_used(tx, ticket.ticket_id, request_id, now),
+        extra=lambda tx: store.mark_used(tx, ticket.ticket_id, signed.request_id, now),
     )
     sla_timers.after_change(ticket, None, was_due)
     return answer

@@ -178,7 +178,9 @@ def test_concurrent_guesses_cannot_take_more_than_five_attempts(client, visit):
             return exc.code
         return "signed"
 
-    with ThreadPoolExecutor(6) as pool:
+    from local_aws.moto_patches import serialized
+
+    with serialized(), ThreadPoolExecutor(6) as pool:  # moto made atomic per operation, as DynamoDB is
         outcomes = list(pool.map(guess, guesses))
     assert outcomes.count("sign_off_code_wrong") == 5 and outcomes.count("sign_off_locked") == 7
     assert int(stored_request(visit.ticket["ticket_id"]).attempts) == 5
@@ -324,3 +326,23 @@ def test_a_new_code_is_limited_to_five_an_hour_per_ticket(client, visit):
     status, body = request_code(client, visit)
     assert status == 429 and body["error"]["code"] == "throttled"
     assert len(sms_messages()) == 5
+
+
+def test_a_code_sns_refuses_is_withdrawn_and_the_same_key_may_try_again(client, visit, monkeypatch):
+    """Stored before it is sent (so a retry sends nothing twice); if SNS refuses it, the request and its
+    guard go, and the app's retry with the same key starts over."""
+    from chalicelib import sms
+
+    def refuse(phone: str, message: str) -> str:
+        raise sms.SmsRefused("InvalidParameter")
+
+    key = str(uuid.uuid4())
+    with monkeypatch.context() as patched:
+        patched.setattr(sms, "send", refuse)
+        status, body = request_code(client, visit, keyed(visit.eng, key))
+    assert status == 409 and body["error"]["code"] == "sms_not_sent"
+    assert body["error"]["details"][0]["field"] == "method"
+    assert stored_request(visit.ticket["ticket_id"]) is None
+    status, body = request_code(client, visit, keyed(visit.eng, key))
+    assert status == 201 and body["sent_to"] == "138****5678"
+    assert ok(sign(client, visit, last_code()))["status"] == "signed_off"
