@@ -308,6 +308,8 @@ Row = tuple[str, str]
 
 PAGE_MARGIN = 15.0
 LINE_H = 5.2  # mm, for 9.5 pt text
+CELL_PAD_X = 1.5  # mm each side of a table cell's text
+MAX_ROW_LINES = 25  # a table row's text, at most: about half a page
 LEVEL_FILL = {"red": (214, 39, 40), "orange": (255, 127, 14), "yellow": (240, 200, 30), "blue": (31, 119, 180)}
 GREY = (110, 110, 110)
 
@@ -624,21 +626,38 @@ class _Page:
         with pdf.table(
             col_widths=widths,
             text_align="LEFT",
+            v_align="TOP",
             line_height=LINE_H,
             first_row_as_headings=headings is not None,
             headings_style=heading_style,
             borders_layout="HORIZONTAL_LINES",
-            padding=(0.8, 1.5),
+            padding=(0.8, CELL_PAD_X),
         ) as table:
             for line in [headings] if headings else []:
                 head = table.row()
                 for text in line:
                     head.cell(text)
-            for values in rows:
+            for values in (piece for whole in rows for piece in self._pieces(whole, widths)):
                 row = table.row()
                 for i, text in enumerate(values):
                     faint = text == NOT_RECORDED or (headings is None and i == 0)
                     row.cell(text, style=FontFace(color=GREY) if faint else None)
+
+    def _pieces(self, values: list[str], widths: tuple[float, ...]) -> list[list[str]]:
+        """A row cut into rows of at most MAX_ROW_LINES lines: fpdf2 cannot print a row taller than a page,
+        and a 2,000-character description or comment is (its cut goes on in the rows below, label once)."""
+        pdf = self.pdf
+        cells = []
+        for text, share in zip(values, widths, strict=True):
+            width = pdf.epw * share / sum(widths) - 2 * CELL_PAD_X
+            lines: Any = pdf.multi_cell(width, LINE_H, text, dry_run=True, output="LINES") if text else [""]
+            cells.append([str(line) for line in lines] or [""])
+        if max(len(lines) for lines in cells) <= MAX_ROW_LINES:
+            return [values]
+        count = max(-(-len(lines) // MAX_ROW_LINES) for lines in cells)
+        return [
+            ["\n".join(lines[k * MAX_ROW_LINES : (k + 1) * MAX_ROW_LINES]) for lines in cells] for k in range(count)
+        ]
 
     def note(self, report: FaultTechnicalReportOut | FaultHandlingReportOut) -> None:
         pdf = self.pdf

@@ -293,3 +293,17 @@ def test_a_phone_clock_far_off_is_flagged_on_the_check_in():
 
     assert report.check_in is not None and report.check_in.device_clock_ok is False
     assert "设备时钟异常" in pdf_text(visit_reports.render_pdf(report))
+
+
+def test_the_longest_texts_a_ticket_takes_print_over_several_pages():
+    """A 2,000-character description, cause, list of actions or comment is taller than a page in one table
+    row, which fpdf2 refuses to print (a 500): it goes on in the rows below."""
+    visit = full_visit()
+    longest = "灯具闪烁后熄灭, 更换驱动电源后恢复正常。" * 100  # 2,000 characters, as much as a note holds
+    visit["work"].update(cause=longest, actions=longest)
+    visit["sign_off"]["comment"] = longest
+    t = ticket(description=longest, **visit)
+
+    for build in (visit_reports.build_technical, visit_reports.build_handling):
+        pages = PdfReader(io.BytesIO(visit_reports.render_pdf(build(facts(t), NOW)))).pages
+        assert len(pages) >= 4
