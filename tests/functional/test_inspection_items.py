@@ -364,3 +364,41 @@ def test_an_end_of_semester_round_reports_the_semesters_evaluation(client, auth,
     text = _pdf_text(response.body)
     for expected in ("期末全面巡检", "学期评价", "本学期灯具运行良好", "重新接线", "控制器故障"):
         assert expected in text, expected
+
+
+def test_a_completion_that_failed_half_way_is_retried_without_a_second_ticket(client, auth, round_, monkeypatch):
+    """The tickets are opened before the visit's completion commits; a failure between the two (here: the
+    completion's transaction refused once) leaves tickets behind, and the retry with the same key must find
+    them, not open them again."""
+    from chalicelib.errors import WriteConflict
+    from chalicelib.models import inspections
+
+    r = round_
+    ok(_record(client, r, _lamp(r["lamps"][0], damaged=True)))
+    ok(_record(client, r, _room("A-101", ra=70)))
+    path = f"/inspection-visits/{r['visit']}/sign-off-requests"
+    ok(call(client, "POST", path, keyed(r["eng"]), {"method": "otp"}), 201)
+    code = last_code()
+
+    real = inspections.apply_visit_change
+    failures = iter([WriteConflict("the inspection visit is being changed by another request; retry")])
+
+    def flaky(*args, **kwargs):
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inspections, "apply_visit_change", flaky)
+    status, body = _complete(client, r, "complete-flaky", code=code)
+    assert status == 409 and body["error"]["code"] == "write_conflict"
+    half_way = ok(call(client, "GET", f"/tickets?school_id={r['school']}", auth("dispatcher")))["items"]
+    assert len(half_way) == 2  # opened before the failure
+
+    done = ok(_complete(client, r, "complete-flaky", code=code))
+    assert sorted(f["ticket_id"] for f in done["findings"]) == sorted(t["ticket_id"] for t in half_way)
+    assert {f["category"] for f in done["findings"]} == {"physical_damage", "other"}
+    after = ok(call(client, "GET", f"/tickets?school_id={r['school']}", auth("dispatcher")))["items"]
+    assert len(after) == 2
+    lamp = ok(call(client, "GET", f"/lamps/{r['lamps'][0]}", auth("dispatcher")))
+    assert lamp["open_tickets"] == 1
