@@ -87,6 +87,7 @@ from chalicelib.schemas_sign_off import (  # noqa: F401 - visit photos and sign-
 from chalicelib.schemas_reports import (  # noqa: F401 - reports (issue 13), named like every other
     EngineerReportOut,
     FaultTrendsOut,
+    PartsReportOut,
     ReportQuery,
     SchoolMonthlyQuery,
     SchoolMonthlyReportOut,

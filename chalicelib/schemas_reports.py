@@ -194,3 +194,40 @@ class SchoolMonthlyReportOut(_Out):
     inspections: list[MonthlyInspectionOut] = Field(description="The month's inspection visits, done and due.")
     lamps_in_service: int
     lamps_out_of_warranty: int = Field(description="Lamps in service whose warranty ended by the month's end (D-W1).")
+
+
+class PartUseOut(_Out):
+    sku: str
+    name: str | None = Field(description="From the catalogue.")
+    quantity: int = Field(description="Units used by the cases (their work records, D-P2).")
+    tickets: int = Field(description="Cases that used it.")
+
+
+class PartsPeriodOut(_Out):
+    month: str
+    parts: list[PartUseOut]
+
+
+class DepotStockOut(_Out):
+    sku: str
+    name: str
+    quantity: int
+    installed_qty: int
+    minimum_stock: int | None = Field(description="D-P1: 3 % of the installed quantity, rounded up.")
+    below_minimum: bool | None
+
+
+class DepotOut(_Out):
+    location_id: str
+    name: str
+    items: list[DepotStockOut]
+    below_minimum_count: int
+
+
+class PartsReportOut(_Out):
+    scope: ReportScopeOut
+    period: str
+    to: str
+    months: list[PartsPeriodOut]
+    total: list[PartUseOut]
+    depots: list[DepotOut] = Field(description="Every depot's stock now, against D-P1's 3 % rule.")

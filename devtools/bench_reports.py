@@ -67,6 +67,12 @@ def report_cases() -> list[Case]:
         ),
         Case(
             "GET",
+            "/reports/parts",
+            "a school's parts used (one Query) and every depot's stock against D-P1",
+            lambda w: Call("GET", f"/reports/parts?{_q(w)}", "parts_manager"),
+        ),
+        Case(
+            "GET",
             "/schools/{school_id}/reports/monthly",
             "the school's monthly report (row, inspections, open items per status, lamps)",
             lambda w: Call("GET", f"/schools/{w.school_id}/reports/monthly", "manager"),

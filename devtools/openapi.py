@@ -107,6 +107,7 @@ ALSO_FORMATS: dict[str, tuple[str, ...]] = {
     "getSlaReport": ("text/csv", "image/svg+xml"),
     "getFaultTrends": ("text/csv", "image/svg+xml"),
     "getEngineerReport": ("text/csv", "image/svg+xml"),
+    "getPartsReport": ("text/csv", "image/svg+xml"),
     "getSchoolMonthlyReport": ("application/pdf", OCTET_STREAM),
 }
 

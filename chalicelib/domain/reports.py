@@ -102,6 +102,7 @@ def counter_names() -> list[str]:
         names += [f"{prefix}_n", f"{prefix}_sum"] + [f"{prefix}_{i}" for i in range(BUCKETS)]
     names += [f"esc{s}" for s in ESCALATION_STEPS]
     names += ["ftf", "travel_n", "travel_sum", "sat_n", "sat_sum"] + [f"sat{k}" for k in SATISFACTION]
+    names += ["parts_qty", "parts_tickets"]  # parts rows (PART_SCOPES): one row per scope, month and part
     return names
 
 
@@ -129,6 +130,7 @@ class Facts:
     resolved: bool = False
     travel_seconds: float | None = None
     satisfaction: int | None = None
+    parts: dict[str, int] = field(default_factory=dict)  # sku -> quantity, from the ticket's work record
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -155,6 +157,7 @@ class TicketView:
     milestones: dict[str, str]  # lifecycle.MILESTONE_OF's names -> ISO time of the first time
     plan: Sequence[dict[str, Any]]  # the SLA timer's entries (sla_timer.Entry.to_json)
     sign_off: Mapping[str, Any]
+    work: Mapping[str, Any] = field(default_factory=dict)
 
 
 _MET_KEY = {"response": "acknowledged_at", "onsite": "on_site_at", "resolution": "resolved_at"}
@@ -215,7 +218,15 @@ def facts_of(ticket: TicketView, reopens: int) -> Facts:
         resolved=kind == "case" and resolved_at is not None,
         travel_seconds=round((on_site - departed).total_seconds(), 3) if departed and on_site else None,
         satisfaction=int(satisfaction) if satisfaction and kind == "case" else None,
+        parts=_parts(ticket.work) if kind == "case" else {},
     )
+
+
+def _parts(work: Mapping[str, Any] | None) -> dict[str, int]:
+    used: dict[str, int] = {}
+    for line in (work or {}).get("parts") or []:
+        used[str(line["sku"])] = used.get(str(line["sku"]), 0) + int(line.get("qty") or 0)
+    return {sku: qty for sku, qty in sorted(used.items()) if qty}
 
 
 def counters(facts: Facts) -> dict[str, float]:
@@ -276,11 +287,24 @@ def row_keys(facts: Facts) -> list[RowKey]:
     ]
 
 
+PART_SCOPES = ("contract", "school", "engineer")
+
+
+def part_row_keys(facts: Facts, sku: str) -> list[RowKey]:
+    """Parts rows: pk "parts#<scope>#<id>", sk "<month>#<sku>" (parts are used a few times a day: no shards)."""
+    ids = {"contract": facts.contract_id, "school": facts.school_id, "engineer": facts.engineer_id}
+    return [(f"parts#{scope}#{value}", f"{facts.month}#{sku}") for scope, value in ids.items() if value]
+
+
 def contribution(facts: Facts | None) -> dict[RowKey, dict[str, float]]:
     if facts is None:
         return {}
     values = counters(facts)
-    return {key: dict(values) for key in row_keys(facts)}
+    rows = {key: dict(values) for key in row_keys(facts)}
+    for sku, qty in facts.parts.items():
+        for key in part_row_keys(facts, sku):
+            rows[key] = {"parts_qty": qty, "parts_tickets": 1}
+    return rows
 
 
 def delta(old: Facts | None, new: Facts | None) -> dict[RowKey, dict[str, float]]:

@@ -19,7 +19,13 @@ from chalicelib.lazy import lazy_module
 from chalicelib.media_types import CSV_TYPES, OCTET_STREAM, PDF, SVG
 
 if TYPE_CHECKING:  # mypy checks every call against the service's signature; at run time it loads on first use
-    from chalicelib.schemas_reports import EngineerReportOut, FaultTrendsOut, SchoolMonthlyReportOut, SlaReportOut
+    from chalicelib.schemas_reports import (
+        EngineerReportOut,
+        FaultTrendsOut,
+        PartsReportOut,
+        SchoolMonthlyReportOut,
+        SlaReportOut,
+    )
     from chalicelib.services import reports, school_monthly
 else:
     reports = lazy_module("chalicelib.services.reports")
@@ -130,6 +136,24 @@ def get_engineer_report(ctx: RequestContext) -> EngineerReportOut | Response:
     CSV as for getSlaReport; the SVG charts the first-time fix rate and the share of satisfied scores.
     """
     return _answer(ctx, reports.engineer_report, reports.engineer_report_csv, reports.engineer_report_svg)
+
+
+@api.route(
+    "/reports/parts",
+    "GET",
+    operation_id="getPartsReport",
+    response="PartsReportOut",
+    roles=[*MANAGERS, Role.PARTS_MANAGER],
+    query="ReportQuery",
+)
+def get_parts_report(ctx: RequestContext) -> PartsReportOut | Response:
+    """Parts used per month by contract, school or engineer (the cases' work records, D-P2), and every
+    depot's stock now against D-P1 (at least 3 % of the installed quantity of each part).
+
+    CSV (one line per month and part, then the totals) as for getSlaReport; the SVG is a stacked bar chart
+    of the parts used per month.
+    """
+    return _answer(ctx, reports.parts_report, reports.parts_report_csv, reports.parts_report_svg)
 
 
 @api.route(

@@ -73,6 +73,7 @@ def view_of(ticket: TicketModel) -> TicketView:
         milestones=dict(ticket.milestones or {}),
         plan=list(ticket.sla_plan or []),
         sign_off=dict(ticket.sign_off or {}),
+        work=dict(ticket.work or {}),
     )
 
 
@@ -102,6 +103,14 @@ def query_rows(scope: str, scope_id: str, first: str, last: str) -> list[tuple[s
     key = ReportAggregateModel.sk  # type: ignore[attr-defined]
     items = ReportAggregateModel.query(f"{scope}#{scope_id}", key.between(f"{first}#", f"{last}#~"))
     return [(str(item.sk).split("#")[0], _values(item)) for item in items]  # type: ignore[attr-defined]
+
+
+def query_part_rows(scope: str, scope_id: str, first: str, last: str) -> list[tuple[str, str, dict[str, float]]]:
+    """(month, sku, counters) for one scope's parts rows between two months: one Query."""
+    bind_tables()
+    key = ReportAggregateModel.sk  # type: ignore[attr-defined]
+    items = ReportAggregateModel.query(f"parts#{scope}#{scope_id}", key.between(f"{first}#", f"{last}#~"))
+    return [(*str(item.sk).split("#", 1), _values(item)) for item in items]  # type: ignore[attr-defined,misc]
 
 
 # ---- the rebuild (maintenance: Scans) -----------------------------------------------------------------
@@ -199,3 +208,16 @@ def school_open_tickets(school_id: str, statuses: Iterable[str], limit: int) -> 
 def school_lamps(school_id: str) -> list[LampModel]:
     bind_tables()
     return list(LampModel.by_location.query(school_id))
+
+
+def batch_get_parts(skus: list[str]) -> dict[str, Any]:
+    from chalicelib.models import stock
+
+    return stock.batch_get_parts(skus) if skus else {}
+
+
+def depots() -> list[Any]:
+    """Every depot (D-P1's local stores): one Query on the locations' kind index."""
+    from chalicelib.models import stock
+
+    return list(stock.query_locations("depot", 100, None).items)

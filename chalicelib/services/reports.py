@@ -22,6 +22,8 @@ from chalicelib.errors import FieldProblem, Forbidden, InvalidQuery, NotFound
 from chalicelib.models import access, report_aggregates
 from chalicelib.schemas_reports import (
     MAX_MONTHS,
+    DepotOut,
+    DepotStockOut,
     DurationsOut,
     EngineerPeriodOut,
     EngineerReportOut,
@@ -29,6 +31,9 @@ from chalicelib.schemas_reports import (
     FaultTrendPeriodOut,
     FaultTrendsOut,
     MilestoneReportOut,
+    PartsPeriodOut,
+    PartsReportOut,
+    PartUseOut,
     ReportQuery,
     ReportScopeOut,
     SlaPeriodOut,
@@ -371,6 +376,93 @@ def engineer_report_svg(query: ReportQuery, actor: Principal) -> tuple[bytes, st
         },
     )
     return svg, _filename("engineers", report.scope, report.period, report.to, "svg")
+
+
+# ---- parts -----------------------------------------------------------------------------------------------
+
+
+def parts_report(query: ReportQuery, actor: Principal) -> PartsReportOut:
+    """Parts used by month (from the cases' work records: parts rows, one Query) and every depot's stock
+    against D-P1 (services.parts' view: the depots, their levels and the catalogue)."""
+    from chalicelib.services import parts as parts_service
+
+    kind, value, first, last = _checked(query, actor)
+    if kind not in rules.PART_SCOPES:
+        raise InvalidQuery(
+            "parts are reported by contract, school or engineer",
+            details=[FieldProblem("query.level", "not a parts scope")],
+        )
+    rows = report_aggregates.query_part_rows(kind, value, first, last)
+    names = {sku: part.name for sku, part in report_aggregates.batch_get_parts(sorted({r[1] for r in rows})).items()}
+
+    def uses(found: list[tuple[str, dict[str, float]]]) -> list[PartUseOut]:
+        summed: dict[str, dict[str, float]] = {}
+        for sku, values in found:
+            summed[sku] = rules.add_rows([summed.get(sku, {}), values])
+        return [
+            PartUseOut(sku=sku, name=names.get(sku), quantity=_i(v, "parts_qty"), tickets=_i(v, "parts_tickets"))
+            for sku, v in sorted(summed.items())
+            if _i(v, "parts_qty")
+        ]
+
+    months = rules.months_between(first, last)
+    depots = []
+    for location in report_aggregates.depots():
+        stock = parts_service.get_stock(location.location_id, actor)
+        depots.append(
+            DepotOut(
+                location_id=location.location_id,
+                name=location.name,
+                items=[DepotStockOut.model_validate(i, from_attributes=True) for i in stock.items],
+                below_minimum_count=stock.below_minimum_count,
+            )
+        )
+    return PartsReportOut(
+        scope=ReportScopeOut(kind=kind, id=value, name=_scope_name(kind, value)),  # type: ignore[arg-type]
+        period=first,
+        to=last,
+        months=[PartsPeriodOut(month=m, parts=uses([(r[1], r[2]) for r in rows if r[0] == m])) for m in months],
+        total=uses([(r[1], r[2]) for r in rows]),
+        depots=depots,
+    )
+
+
+PARTS_CSV_HEADER = ["scope", "scope_id", "scope_name", "month", "sku", "name", "quantity", "tickets"]
+
+
+def parts_report_csv(query: ReportQuery, actor: Principal) -> tuple[bytes, str]:
+    report = parts_report(query, actor)
+    lines = [
+        [
+            _cell(c)
+            for c in (
+                report.scope.kind,
+                report.scope.id,
+                report.scope.name,
+                month,
+                u.sku,
+                u.name,
+                u.quantity,
+                u.tickets,
+            )
+        ]
+        for month, used in [*((p.month, p.parts) for p in report.months), ("total", report.total)]
+        for u in used
+    ]
+    return to_csv(PARTS_CSV_HEADER, lines), _filename("parts", report.scope, report.period, report.to, "csv")
+
+
+def parts_report_svg(query: ReportQuery, actor: Principal) -> tuple[bytes, str]:
+    from chalicelib.services import report_charts
+
+    report = parts_report(query, actor)
+    skus = [u.sku for u in report.total]
+    svg = report_charts.category_chart(
+        f"Parts used · {report.scope.name or report.scope.id}",
+        [p.month for p in report.months],
+        {sku: [next((u.quantity for u in p.parts if u.sku == sku), 0) for p in report.months] for sku in skus},
+    )
+    return svg, _filename("parts", report.scope, report.period, report.to, "svg")
 
 
 Renderer = Callable[[ReportQuery, Principal], tuple[bytes, str]]
