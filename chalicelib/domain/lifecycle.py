@@ -279,7 +279,8 @@ def _merge(
 def _reopen(
     state: TicketState, change: Reopen, actor: Principal, policy: ServicePolicy | None, now: dt.datetime
 ) -> dict[str, Any]:
-    return {"sign_off": {}}  # D-C1 + D-O2: the school signs again
+    # D-C1 + D-O2: the school signs again, and the next visit checks out again (issue 11)
+    return {"sign_off": {}, "check_out": None}
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from chalicelib.errors import (
 )
 from chalicelib.guards import WriteGuard
 from chalicelib.models import access, stock
+from chalicelib.models import visit as visit_checks
 from chalicelib.models.access import LampHistoryModel, SchoolModel, TicketModel
 from chalicelib.models.tickets import VisitMessageModel
 from chalicelib.models.transactions import Transaction
@@ -60,8 +61,9 @@ from chalicelib.services.paging import decode_cursor, encode_cursor
 from chalicelib.services.registry import build_lamp, contract_warranty
 from chalicelib.services.tickets import _event, _find, sees_reporter_phones, state_of, ticket_view
 
-HISTORY_LINES = 3  # per lamp, newest first: what the engineer reads before going (D-S7)
-HISTORY_LAMPS = 3  # lamps per ticket whose history the work list shows
+HISTORY_LINES = 5  # newest first: what the engineer reads before going (D-S7)
+HISTORY_LAMPS = 1  # a Query each: the ticket's first lamp (a whole room's case shares its story)
+MODEL_LAMPS = 3  # lamps per ticket whose models say which parts to bring (one BatchGet for the page)
 SYNC_SETTLE = dt.timedelta(seconds=5)  # a cursor never passes the last 5 s: a write in flight is not skipped
 
 
@@ -103,13 +105,13 @@ def list_my_work(query: WorkQuery, actor: Principal) -> MyWorkPageOut:
     """The engineer's tickets whose visit is to do, nearest on-site deadline first (one Query on the sparse
     work index), each with its school (address, GPS, fence, hazards), its lamps' latest history and the
     parts that fit its lamp models. Reads per page: the Query, a BatchGet of schools, a BatchGet of lamps,
-    a Query per lamp model for its parts and a BatchGet of their names, and a Query per lamp (at most
-    3 per ticket) for its history: bounded by the page size (at most 20)."""
+    a Query per lamp model for its parts and a BatchGet of their names, and a Query per ticket for its first
+    lamp's history: bounded by the page size (at most 20)."""
     _require_field_role(actor)
     page = access.query_work(actor.sub, query.limit, decode_cursor(query.cursor))
     tickets = page.items
     schools = access.batch_get_schools([t.school_id for t in tickets]) if tickets else {}
-    lamp_ids = [str(x) for t in tickets for x in list(t.lamp_ids)[:HISTORY_LAMPS]]
+    lamp_ids = [str(x) for t in tickets for x in list(t.lamp_ids)[:MODEL_LAMPS]]
     lamps = access.batch_get_lamps(lamp_ids) if lamp_ids else {}
     models = sorted({lamp.model for lamp in lamps.values()})
     fits: dict[str, list[str]] = {}
@@ -117,11 +119,12 @@ def list_my_work(query: WorkQuery, actor: Principal) -> MyWorkPageOut:
         fits[model] = [f.sku for f in stock.query_part_fits(model, 50, None).items]
     skus = sorted({sku for found in fits.values() for sku in found})
     parts = stock.batch_get_parts(skus) if skus else {}
-    history = {lamp_id: access.recent_lamp_history(lamp_id, HISTORY_LINES) for lamp_id in lamps}
+    told = {str(x) for t in tickets for x in list(t.lamp_ids)[:HISTORY_LAMPS]}
+    history = {lamp_id: access.recent_lamp_history(lamp_id, HISTORY_LINES) for lamp_id in sorted(told)}
     items = []
     for t in tickets:
-        own = [str(x) for x in list(t.lamp_ids)[:HISTORY_LAMPS] if str(x) in lamps]
-        lines = sorted((line for lamp_id in own for line in history[lamp_id]), key=lambda h: h.entry_key, reverse=True)
+        own = [str(x) for x in list(t.lamp_ids)[:MODEL_LAMPS] if str(x) in lamps]
+        lines = [line for x in list(t.lamp_ids)[:HISTORY_LAMPS] for line in history.get(str(x), [])]
         wanted = sorted({sku for lamp_id in own for sku in fits.get(lamps[lamp_id].model, [])})
         school = schools.get(t.school_id)
         items.append(
@@ -129,8 +132,7 @@ def list_my_work(query: WorkQuery, actor: Principal) -> MyWorkPageOut:
                 ticket=ticket_view(t, actor, in_list=True),
                 site=_site_view(school) if school else None,
                 lamp_history=[
-                    HistoryLineOut(lamp_id=h.lamp_id, at=h.at, kind=h.kind, summary=h.summary, ref=h.ref)
-                    for h in lines[: HISTORY_LINES * 2]
+                    HistoryLineOut(lamp_id=h.lamp_id, at=h.at, kind=h.kind, summary=h.summary, ref=h.ref) for h in lines
                 ],
                 parts_to_bring=[
                     PartToBringOut(sku=sku, name=parts[sku].name, fits_models=list(parts[sku].fits_models or []))
@@ -503,6 +505,8 @@ def record_work(
     ]
 
     def extra(tx: Transaction) -> None:
+        for location_id in dict.fromkeys(line.location_id for line in lines):
+            visit_checks.add_location_check(tx, location_id, actor.sub)
         for m in movements:  # stock.add_consumption's writes: a conditional decrement and the log's leg
             stock.add_movement(tx, m)
         if swap_writes is not None:
@@ -537,11 +541,15 @@ def record_work(
         for lid in map(str, ticket.lamp_ids)
     ]
     field_of = {f"{line.location_id}:{line.sku}": i for i, line in enumerate(lines)}
+    location_fields = {
+        part.location_id: f"parts.{i}.location_id" for i, part in enumerate(body.parts) if part.location_id
+    }
 
     def explain(exc: Any) -> None:
         short = exc.failed_with(stock.STOCK_LABEL)
         index = field_of.get(short[0], 0) if short else 0
         stock.raise_for_stock(exc, field=f"parts.{index}.qty")
+        visit_checks.raise_for_location(exc, location_fields)
         if body.swap is not None:
             access.raise_for_swap(exc, body.swap.new_serial)
 

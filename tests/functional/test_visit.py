@@ -346,3 +346,36 @@ def test_an_engineer_reads_a_ticket_he_created(client, auth):
     assert ok(call(client, "GET", f"/tickets/{created['ticket_id']}", auth("engineer", "eng-finder")))["ref"]
     status, _ = call(client, "GET", f"/tickets/{created['ticket_id']}", auth("engineer", "eng-stranger"))
     assert status == 403
+
+
+def test_parts_cannot_come_from_another_engineers_van(client, auth):
+    _, lamp, ticket = assigned_ticket(client, auth)
+    tid = ticket["ticket_id"]
+    make_user("eng-neighbour", "engineer")
+    their_van = _stock_for(client, auth, "eng-neighbour", "DRV-N", 3, [lamp["model"]])
+    ok(post(client, auth, f"/tickets/{tid}/acknowledge", {}))
+    body = {
+        "cause": "Driver",
+        "category": "hardware_fault",
+        "actions": "Replaced the driver",
+        "parts": [{"sku": "DRV-N", "qty": 1, "location_id": their_van}],
+    }
+    status, answer = post(client, auth, f"/tickets/{tid}/work", body)
+    assert status == 403 and answer["error"]["details"][0]["field"] == "parts.0.location_id"
+    assert _van_qty(client, auth, their_van, "DRV-N") == 3
+    assert ok(call(client, "GET", f"/tickets/{tid}", auth("engineer", ENGINEER)))["status"] == "acknowledged"
+
+
+def test_a_reopened_ticket_comes_back_to_the_work_list_for_a_new_visit(client, auth):
+    _, _, ticket = assigned_ticket(client, auth)
+    tid = ticket["ticket_id"]
+    ok(post(client, auth, f"/tickets/{tid}/acknowledge", {}))
+    work = {"cause": "Loose plug", "category": "operation_error", "actions": "Plugged it back in"}
+    ticket = ok(post(client, auth, f"/tickets/{tid}/work", work))
+    ticket = _school_signs_off(client, auth, ticket)
+    ticket = ok(post(client, auth, f"/tickets/{tid}/check-out", {}))
+    assert ok(call(client, "GET", "/me/work", auth("engineer", ENGINEER)))["items"] == []
+    ticket = ok(transition(client, auth, ticket, "reopen", "manager", note="Dark again the next morning"))
+    assert ticket["visit"]["check_out"] is None
+    listed = ok(call(client, "GET", "/me/work", auth("engineer", ENGINEER)))["items"]
+    assert [i["ticket"]["ticket_id"] for i in listed] == [tid]

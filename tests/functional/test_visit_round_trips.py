@@ -53,7 +53,9 @@ def test_reads_are_a_bounded_number_of_calls(client, auth):
         work = ok(call(client, "GET", "/me/work", auth("engineer", ENGINEER)))
     assert len(work["items"]) == 3
     calls = log.dynamodb()
-    assert "Scan" not in calls and calls.count("Query") <= 1 + 1 + 3  # work index, parts per model, history per lamp
+    # the work index, the parts of the one lamp model, a history per ticket, the open inspection visits
+    assert "Scan" not in calls and calls.count("Query") <= 1 + 1 + 3 + 1
+    assert calls.count("BatchGetItem") <= 3  # schools, lamps, part names
     with record_calls() as log:
         ok(call(client, "GET", "/me/changes", auth("engineer", ENGINEER)))
     assert log.dynamodb() == ["Query"]
