@@ -16,10 +16,8 @@ from chalicelib.domain.school_calendar import MAX_DAYS, MAX_SEMESTERS
 from chalicelib.domain.types import Id, Note
 
 MAX_PLAN_SCHOOLS = 200
-Region = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-\u4e00-\u9fff]+$"),
-]
+REGION_PATTERN = r"^[A-Za-z0-9_.:\-\u4e00-\u9fff]{1,64}$"  # a province or city: "上海", "shanghai", "CN-31"
+Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=REGION_PATTERN)]
 
 
 class _In(BaseModel):

@@ -21,8 +21,10 @@ For the other parts of issue 12 (checklists, findings, completion, report): `loa
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from chalicelib import timers
 from chalicelib.auth import Principal, Role
@@ -36,6 +38,7 @@ from chalicelib.models import access, inspections, sla
 from chalicelib.models.inspections import InspectionPlanModel, InspectionVisitModel, SchoolCalendarModel
 from chalicelib.observability import logger
 from chalicelib.schemas_inspections import (
+    REGION_PATTERN,
     AssignInspectionVisitIn,
     InspectionPlanIn,
     InspectionPlanOut,
@@ -140,8 +143,22 @@ def _calendar_view(region: str, item: SchoolCalendarModel | None) -> SchoolCalen
     )
 
 
+def region_name(raw: str, *, writing: bool) -> str:
+    """The region in a path, decoded once (a gateway decodes path parameters, a test client may not): a
+    name that cannot be a region is 404 on a read and 422 naming `region` on a write."""
+    name = unquote(raw).strip()
+    if re.fullmatch(REGION_PATTERN, name):
+        return name
+    if writing:
+        raise InvalidInput(
+            "not a region name", details=[FieldProblem("region", "letters, digits, Chinese characters, _ . : -")]
+        )
+    raise NotFound(f"region '{name[:64]}' has no calendar and cannot have one")
+
+
 def get_calendar(region: str) -> SchoolCalendarOut:
     """The region's calendar; without one, the default (CAL-5), shown as such rather than 404."""
+    region = region_name(region, writing=False)
     return _calendar_view(region, inspections.get_calendar(region))
 
 
@@ -151,6 +168,7 @@ def put_calendar(
     """Replaces the region's calendar. Visits already generated keep their windows; those generated from
     now on are placed by it."""
     now = now or utcnow()
+    region = region_name(region, writing=True)
     semesters = [Semester(s.name, s.start, s.end) for s in body.semesters]
     found = problems(semesters, body.holidays, body.makeup_workdays)
     if found:

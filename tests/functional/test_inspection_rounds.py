@@ -272,3 +272,12 @@ def test_a_style_taken_out_of_the_plan_cancels_its_planned_visits_but_not_assign
     run = inspections.escalate_overdue(dt.datetime(2025, 12, 5, tzinfo=dt.UTC))
     escalated = {inspections.load_visit(i).period for i in run.escalated}
     assert escalated >= {"2025-10", "2025-Q3"} and not escalated & {"2025-09", "2025-11"}
+
+
+def test_a_region_in_chinese_is_one_calendar_however_the_path_is_encoded(client, auth, world):
+    ok(call(client, "PUT", "/calendars/%E4%B8%8A%E6%B5%B7", auth("admin"), {"holidays": ["2025-10-01"]}))
+    stored = ok(call(client, "GET", "/calendars/上海", auth("engineer")))
+    assert (stored["region"], stored["holidays"], stored["default"]) == ("上海", ["2025-10-01"], False)
+    assert call(client, "GET", "/calendars/no%20such%20region", auth("engineer"))[0] == 404
+    status, body = call(client, "PUT", "/calendars/a%20b", auth("admin"), {})
+    assert status == 422 and body["error"]["details"][0]["field"] == "region"
