@@ -26,10 +26,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from chalicelib.domain.inspection_plans import VisitStatus
 from chalicelib.domain.tickets import Category
 from chalicelib.errors import Forbidden, IllegalTransition
-
-IN_PROGRESS = "in_progress"  # domain.inspection_plans.VisitStatus.IN_PROGRESS: the visit's check-in is done
 
 
 class Measure(StrEnum):
@@ -281,9 +280,11 @@ def check_recording(status: str, assignee_id: str | None, actor_sub: str, *, com
     recorded again (the last one counts)."""
     if assignee_id != actor_sub:
         raise Forbidden("only the engineer this inspection visit is assigned to can record it")
-    if status != IN_PROGRESS:
+    if status != VisitStatus.IN_PROGRESS:
         what = "complete" if completing else "record items of"
-        hint = " (start it first: startInspectionVisit)" if status in ("planned", "assigned") else ""
+        hint = (
+            " (start it first: startInspectionVisit)" if status in (VisitStatus.PLANNED, VisitStatus.ASSIGNED) else ""
+        )
         raise IllegalTransition(f"cannot {what} a visit that is {status}{hint}", extra={"current_status": status})
 
 

@@ -79,6 +79,7 @@ __all__ = [
     "complete_visit",
     "get_light_targets",
     "put_light_targets",
+    "readable_visit",
     "attach_photo",
     "create_photo_upload",
     "record_item",
@@ -163,7 +164,8 @@ def put_light_targets(
 # ---- items --------------------------------------------------------------------------------------------
 
 
-def _visit(visit_id: str, actor: Principal) -> InspectionVisitModel:
+def readable_visit(visit_id: str, actor: Principal) -> InspectionVisitModel:
+    """The visit, or 404; another school's is 404 too, worded as for one that does not exist (D-A3)."""
     visit = load_visit(visit_id)
     require_school(actor, visit.school_id, what="inspection visit", key=visit_id)
     return visit
@@ -210,7 +212,7 @@ def record_item(
     visit_id: str, body: InspectionItemIn, actor: Principal, guard: WriteGuard | None, now: dt.datetime | None = None
 ) -> InspectionItemOut:
     now = now or utcnow()
-    visit = _visit(visit_id, actor)
+    visit = readable_visit(visit_id, actor)
     checks.check_recording(visit.status, visit.assignee_id, actor.sub)
     common: dict[str, Any] = {
         "school_id": visit.school_id,
@@ -294,7 +296,7 @@ def create_photo_upload(
     """A photo of the visit (a broken lamp, a dark corner), uploaded as a ticket's visit photo is
     (services.ticket_photos): a presigned POST to the private bucket; the visit is its subject."""
     now = now or utcnow()
-    visit = _visit(visit_id, actor)
+    visit = readable_visit(visit_id, actor)
     checks.check_recording(visit.status, visit.assignee_id, actor.sub)
     return ticket_photos.photo_form(visit.visit_id, body, guard, now)
 
@@ -305,7 +307,7 @@ def attach_photo(
     """Checks the upload (exists, size, real type) as a ticket's, then adds it to the visit with the write's
     guard in one transaction (the visit's version: a concurrent change is 409, send it again)."""
     now = now or utcnow()
-    visit = _visit(visit_id, actor)
+    visit = readable_visit(visit_id, actor)
     checks.check_recording(visit.status, visit.assignee_id, actor.sub)
     current = list(visit.visit_photos or [])
     if any(p.get("photo_id") == body.upload_id for p in current):
@@ -335,7 +337,7 @@ def request_visit_sign_off(
     """The school's sign-off of the visit, asked for as a ticket's is (services.sign_off): a code by SMS to
     the school's contact on record, or an upload form for the contact's signature; the visit is its subject."""
     now = now or utcnow()
-    visit = _visit(visit_id, actor)
+    visit = readable_visit(visit_id, actor)
     checks.check_recording(visit.status, visit.assignee_id, actor.sub, completing=True)
     ref = f"巡检 inspection {visit.period}"
     return sign_off.request_for_subject(visit.visit_id, visit.school_id, ref, body, actor, guard, now)
@@ -406,7 +408,7 @@ def complete_visit(
     now: dt.datetime | None = None,
 ) -> InspectionCompletionOut:
     now = now or utcnow()
-    visit = _visit(visit_id, actor)
+    visit = readable_visit(visit_id, actor)
     checks.check_recording(visit.status, visit.assignee_id, actor.sub, completing=True)
     items = store.visit_items(visit_id)
     if not items:

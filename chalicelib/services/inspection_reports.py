@@ -31,7 +31,13 @@ from chalicelib.schemas_inspection_items import (
 )
 from chalicelib.services import pdf_fonts, ticket_photos
 from chalicelib.services.ids import utcnow
-from chalicelib.services.inspection_items import _visit, item_view, measures_view, sign_off_view, targets_for
+from chalicelib.services.inspection_items import (
+    item_view,
+    measures_view,
+    readable_visit,
+    sign_off_view,
+    targets_for,
+)
 
 __all__ = ["report", "report_pdf", "render_pdf"]
 
@@ -58,7 +64,7 @@ def _date(text: str | None) -> dt.date | None:
 def report(
     visit_id: str, actor: Principal, now: dt.datetime | None = None, *, with_links: bool = True
 ) -> InspectionReportOut:
-    visit = _visit(visit_id, actor)
+    visit = readable_visit(visit_id, actor)
     items = store.visit_items(visit_id)
     school = access.get_school(visit.school_id)
     room_names = {r.room_id: r.name for r in access.query_rooms(visit.school_id)}

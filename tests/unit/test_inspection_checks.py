@@ -166,3 +166,26 @@ def test_the_room_flag_is_its_worst_measure():
     heading = fit_trend(_points([360, 340, 320]), 300, Measure.DESK_LUX, dt.date(2026, 5, 1))
     assert room_flag([ok, heading]) is TrendFlag.HEADING_BELOW
     assert room_flag([]) is TrendFlag.INSUFFICIENT
+
+
+def test_only_the_assigned_engineer_records_and_only_while_the_visit_is_in_progress():
+    from chalicelib.domain.inspection_checks import check_recording
+    from chalicelib.errors import Forbidden, IllegalTransition
+
+    check_recording("in_progress", "eng-1", "eng-1")
+    with pytest.raises(Forbidden):
+        check_recording("in_progress", "eng-1", "eng-2")
+    with pytest.raises(IllegalTransition, match="start it first") as refused:
+        check_recording("assigned", "eng-1", "eng-1")
+    assert refused.value.extra == {"current_status": "assigned"}
+    with pytest.raises(IllegalTransition, match="cannot complete a visit that is completed"):
+        check_recording("completed", "eng-1", "eng-1", completing=True)
+
+
+def test_a_findings_ticket_id_is_derived_from_the_visit_and_the_item():
+    from chalicelib.domain.inspection_checks import finding_ticket_id
+
+    first = finding_ticket_id("iv_1", "lamp#l_1")
+    assert first == finding_ticket_id("iv_1", "lamp#l_1")  # a retry opens the same ticket
+    assert first.startswith("t_") and len(first) == 18
+    assert len({first, finding_ticket_id("iv_1", "room#A-101"), finding_ticket_id("iv_2", "lamp#l_1")}) == 3
