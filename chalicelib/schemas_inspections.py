@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from chalicelib.domain.inspection_plans import Style, VisitStatus
 from chalicelib.domain.school_calendar import MAX_DAYS, MAX_SEMESTERS
@@ -53,14 +53,13 @@ class InspectionPlanIn(_In):
         "school's province, and without one the default calendar (CAL-5).",
     )
 
-    @model_validator(mode="after")
-    def _something(self) -> InspectionPlanIn:
-        if self.styles is None and not self.schools:
-            raise ValueError("give `styles` for every school of the contract, or `schools`, or both")
-        ids = [s.school_id for s in self.schools]
+    @field_validator("schools")
+    @classmethod
+    def _once_each(cls, value: list[InspectionPlanSchoolIn]) -> list[InspectionPlanSchoolIn]:
+        ids = [s.school_id for s in value]
         if len(set(ids)) != len(ids):
-            raise ValueError("a school is listed twice in `schools`")
-        return self
+            raise ValueError("a school is listed twice")
+        return value
 
 
 class InspectionPlanSchoolOut(_Out):

@@ -207,6 +207,11 @@ def put_plan(
     """Stores the contract's plan (per school: styles and calendar region) and generates the due visits of
     the horizon for every school of the plan (PLAN-6); again, it creates only what is new."""
     now = now or utcnow()
+    if body.styles is None and not body.schools:
+        raise InvalidInput(
+            "say which inspections the schools get",
+            details=[FieldProblem("styles", "give styles for every school of the contract, or schools, or both")],
+        )
     access.get_contract(contract_id)  # 404 before anything is read or written
     schools = _contract_schools(contract_id)
     unknown = [

@@ -97,6 +97,11 @@ def test_the_plan_is_refused_clearly(client, auth, world):
     assert status == 422 and body["error"]["details"][0]["field"] == "schools[0].school_id"
     status, _ = _plan(client, auth, world, role="engineer")
     assert status == 403
+    status, body = call(client, "PUT", f"/contracts/{world['contract']}/inspection-plan", auth("admin"), {})
+    assert status == 422 and body["error"]["details"][0]["field"] == "styles"
+    twice = {"schools": [{"school_id": other, "styles": []}, {"school_id": other, "styles": ["monthly"]}]}
+    status, body = call(client, "PUT", f"/contracts/{world['contract']}/inspection-plan", auth("admin"), twice)
+    assert status == 422 and body["error"]["details"][0]["field"] == "schools"
     status, body = call(client, "PUT", "/contracts/nope/inspection-plan", auth("admin"), {"styles": ["monthly"]})
     assert status == 404
     status, body = call(
