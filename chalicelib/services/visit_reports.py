@@ -647,9 +647,17 @@ class _Page:
         """A row cut into rows of at most MAX_ROW_LINES lines: fpdf2 cannot print a row taller than a page,
         and a 2,000-character description or comment is (its cut goes on in the rows below, label once)."""
         pdf = self.pdf
+        columns = [pdf.epw * share / sum(widths) - 2 * CELL_PAD_X for share in widths]
+        # Most rows are a line or two: a bound spares them the exact count (a dry run of the wrapping). Wrapping
+        # at spaces fills each line at least half (a longer word is cut), so a paragraph takes at most twice its
+        # width in lines, plus one.
+        if all(
+            2 * pdf.get_string_width(t) / w + t.count("\n") + 1 <= MAX_ROW_LINES
+            for t, w in zip(values, columns, strict=True)
+        ):
+            return [values]
         cells = []
-        for text, share in zip(values, widths, strict=True):
-            width = pdf.epw * share / sum(widths) - 2 * CELL_PAD_X
+        for text, width in zip(values, columns, strict=True):
             lines: Any = pdf.multi_cell(width, LINE_H, text, dry_run=True, output="LINES") if text else [""]
             cells.append([str(line) for line in lines] or [""])
         if max(len(lines) for lines in cells) <= MAX_ROW_LINES:
