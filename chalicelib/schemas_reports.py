@@ -126,6 +126,13 @@ class FaultTrendPeriodOut(_Out):
     per_thousand_lamps: float | None = Field(description="Faults per 1,000 lamps installed (school scope only).")
 
 
+class RepeatedLampOut(_Out):
+    lamp_id: str
+    asset_no: str | None
+    model: str | None
+    faults: int = Field(description="Cases about this lamp reported in the period.")
+
+
 class FaultTrendsOut(_Out):
     scope: ReportScopeOut
     period: str
@@ -133,6 +140,17 @@ class FaultTrendsOut(_Out):
     installed_lamps: int | None = Field(description="Lamps in service at the school now (school scope only).")
     months: list[FaultTrendPeriodOut]
     total: FaultTrendPeriodOut
+    by_model: dict[str, int] = Field(
+        description="School scope: lamp model -> cases about lamps of that model in the period (a case counts once "
+        "per lamp)."
+    )
+    per_thousand_by_model: dict[str, float | None] = Field(
+        description="School scope: faults per 1,000 lamps of the model in service at the school."
+    )
+    repeated_lamps: list[RepeatedLampOut] = Field(
+        description="School scope: lamps with two or more cases in the period, most first (D-W4's raw material: "
+        "the same device failing after two repairs is replaced)."
+    )
 
 
 class EngineerPeriodOut(_Out):

@@ -131,6 +131,7 @@ class Facts:
     travel_seconds: float | None = None
     satisfaction: int | None = None
     parts: dict[str, int] = field(default_factory=dict)  # sku -> quantity, from the ticket's work record
+    lamp_ids: list[str] = field(default_factory=list)  # the lamps the case is about (D-C2, D-W4: per lamp)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -158,6 +159,7 @@ class TicketView:
     plan: Sequence[dict[str, Any]]  # the SLA timer's entries (sla_timer.Entry.to_json)
     sign_off: Mapping[str, Any]
     work: Mapping[str, Any] = field(default_factory=dict)
+    lamp_ids: Sequence[str] = ()
 
 
 _MET_KEY = {"response": "acknowledged_at", "onsite": "on_site_at", "resolution": "resolved_at"}
@@ -219,6 +221,7 @@ def facts_of(ticket: TicketView, reopens: int) -> Facts:
         travel_seconds=round((on_site - departed).total_seconds(), 3) if departed and on_site else None,
         satisfaction=int(satisfaction) if satisfaction and kind == "case" else None,
         parts=_parts(ticket.work) if kind == "case" else {},
+        lamp_ids=sorted(set(ticket.lamp_ids)) if kind == "case" else [],
     )
 
 
@@ -304,7 +307,14 @@ def contribution(facts: Facts | None) -> dict[RowKey, dict[str, float]]:
     for sku, qty in facts.parts.items():
         for key in part_row_keys(facts, sku):
             rows[key] = {"parts_qty": qty, "parts_tickets": 1}
+    for lamp_id in facts.lamp_ids:  # at most 20 lamps a ticket (MAX_LAMPS_PER_TICKET): 20 rows
+        rows[lamp_row_key(facts, lamp_id)] = {"tickets": 1}
     return rows
+
+
+def lamp_row_key(facts: Facts, lamp_id: str) -> RowKey:
+    """A lamp's faults in a month: pk "lamps#<school>", sk "<month>#<lamp_id>" (repeated faults, D-W4)."""
+    return (f"lamps#{facts.school_id}", f"{facts.month}#{lamp_id}")
 
 
 def delta(old: Facts | None, new: Facts | None) -> dict[RowKey, dict[str, float]]:

@@ -74,6 +74,7 @@ def view_of(ticket: TicketModel) -> TicketView:
         plan=list(ticket.sla_plan or []),
         sign_off=dict(ticket.sign_off or {}),
         work=dict(ticket.work or {}),
+        lamp_ids=[str(x) for x in ticket.lamp_ids or []],
     )
 
 
@@ -103,6 +104,27 @@ def query_rows(scope: str, scope_id: str, first: str, last: str) -> list[tuple[s
     key = ReportAggregateModel.sk  # type: ignore[attr-defined]
     items = ReportAggregateModel.query(f"{scope}#{scope_id}", key.between(f"{first}#", f"{last}#~"))
     return [(str(item.sk).split("#")[0], _values(item)) for item in items]  # type: ignore[attr-defined]
+
+
+def query_lamp_rows(school_id: str, first: str, last: str) -> list[tuple[str, str, int]]:
+    """(month, lamp id, faults) for the school's lamps with faults between two months: one Query."""
+    bind_tables()
+    key = ReportAggregateModel.sk  # type: ignore[attr-defined]
+    items = ReportAggregateModel.query(f"lamps#{school_id}", key.between(f"{first}#", f"{last}#~"))
+    found = []
+    for item in items:
+        month, lamp_id = str(item.sk).split("#", 1)  # type: ignore[attr-defined]
+        found.append((month, lamp_id, int(item.tickets or 0)))  # type: ignore[attr-defined]
+    return found
+
+
+def lamp_models(lamp_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """lamp id -> (model, asset number), one BatchGetItem per 100 lamps."""
+    bind_tables()
+    return {
+        lamp.lamp_id: (str(lamp.model or ""), str(getattr(lamp, "asset_no", "") or ""))
+        for lamp in LampModel.batch_get(list(dict.fromkeys(lamp_ids)))
+    }
 
 
 def query_part_rows(scope: str, scope_id: str, first: str, last: str) -> list[tuple[str, str, dict[str, float]]]:

@@ -34,6 +34,7 @@ from chalicelib.schemas_reports import (
     PartsPeriodOut,
     PartsReportOut,
     PartUseOut,
+    RepeatedLampOut,
     ReportQuery,
     ReportScopeOut,
     SlaPeriodOut,
@@ -240,10 +241,38 @@ def _filename(kind: str, scope: ReportScopeOut, first: str, last: str, ext: str)
 # ---- fault trends ----------------------------------------------------------------------------------------
 
 
-def _installed(kind: str, value: str) -> int | None:
+def _by_lamp(
+    kind: str, value: str, first: str, last: str
+) -> tuple[int | None, dict[str, int], dict[str, float | None], list[RepeatedLampOut]]:
+    """School scope: lamps in service, faults by model, per 1,000 lamps of the model, repeated lamps. Reads
+    the school's lamp rows (one Query: lamps with faults in the period), those lamps (BatchGet) and the
+    school's lamps in service (one Query: per model installed)."""
     if kind != "school":
-        return None
-    return report_aggregates.lamps_in_service(value)
+        return None, {}, {}, []
+    faults: dict[str, int] = {}
+    for _, lamp_id, count in report_aggregates.query_lamp_rows(value, first, last):
+        faults[lamp_id] = faults.get(lamp_id, 0) + count
+    described = report_aggregates.lamp_models(sorted(faults)) if faults else {}
+    installed: dict[str, int] = {}
+    lamps = report_aggregates.school_lamps(value)
+    for lamp in lamps:
+        installed[str(lamp.model or "")] = installed.get(str(lamp.model or ""), 0) + 1
+    by_model: dict[str, int] = {}
+    for lamp_id, count in faults.items():
+        model = described.get(lamp_id, ("", ""))[0]
+        by_model[model] = by_model.get(model, 0) + count
+    per_thousand = {m: round(1000 * n / installed[m], 2) if installed.get(m) else None for m, n in by_model.items()}
+    repeated = [
+        RepeatedLampOut(
+            lamp_id=lamp_id,
+            model=described.get(lamp_id, ("", ""))[0] or None,
+            asset_no=described.get(lamp_id, ("", ""))[1] or None,
+            faults=count,
+        )
+        for lamp_id, count in sorted(faults.items(), key=lambda kv: (-kv[1], kv[0]))
+        if count >= 2
+    ]
+    return len(lamps), dict(sorted(by_model.items())), dict(sorted(per_thousand.items())), repeated
 
 
 def _trend(month: str, row: Mapping[str, float], installed: int | None) -> FaultTrendPeriodOut:
@@ -261,7 +290,7 @@ def _trend(month: str, row: Mapping[str, float], installed: int | None) -> Fault
 
 def fault_trends(query: ReportQuery, actor: Principal) -> FaultTrendsOut:
     scope, first, last, months = _read(query, actor)
-    installed = _installed(scope.kind, scope.id)
+    installed, by_model, per_thousand, repeated = _by_lamp(scope.kind, scope.id, first, last)
     total = rules.add_rows(row for _, row in months)
     return FaultTrendsOut(
         scope=scope,
@@ -270,6 +299,9 @@ def fault_trends(query: ReportQuery, actor: Principal) -> FaultTrendsOut:
         installed_lamps=installed,
         months=[_trend(m, row, installed) for m, row in months],
         total=_trend("total", total, installed),
+        by_model=by_model,
+        per_thousand_by_model=per_thousand,
+        repeated_lamps=repeated,
     )
 
 

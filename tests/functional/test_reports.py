@@ -113,7 +113,7 @@ def fixture(client: Any, auth: Any) -> dict[str, Any]:
     t4 = _do(
         t4, "reopen", t4_at + dt.timedelta(hours=2), Principal("mgr", frozenset({Role.MANAGER})), note="dark again"
     )
-    return {"school": school, "other": other, "contract": contract, "tickets": [t1, t2, t3, t4]}
+    return {"school": school, "other": other, "contract": contract, "tickets": [t1, t2, t3, t4], "lamps": lamps}
 
 
 def _report(client: Any, auth: Any, query: str, role: str = "manager", **headers: str) -> tuple[int, Any]:
@@ -230,13 +230,19 @@ def test_svg_charts_carry_the_compliance_and_category_series(client, auth, fixtu
     assert _series(faults.body) == {"not_lit": ["3", "1"]}
 
 
-def test_fault_trends_per_thousand_lamps(client, auth, fixture):
-    sid = fixture["school"]["school_id"]
+def test_fault_trends_per_thousand_lamps_by_model_and_the_lamps_that_failed_again(client, auth, fixture):
+    sid, lamp = fixture["school"]["school_id"], fixture["lamps"][0]
+    _create(sid, dt.datetime(2026, 11, 20, 8, 0, tzinfo=CN), 1, [lamp["lamp_id"]])  # T4's lamp, a second case
     trends = ok(call(client, "GET", f"/reports/fault-trends?period=2026-11&school_id={sid}", auth("manager")))
     assert trends["installed_lamps"] == 4
     november = trends["months"][0]
-    assert november["by_category"] == {"not_lit": 3} and november["reopened"] == 1
-    assert november["per_thousand_lamps"] == 750.0
+    assert november["faults"] == 4 and november["by_category"] == {"not_lit": 4} and november["reopened"] == 1
+    assert november["per_thousand_lamps"] == 1000.0  # 4 faults over 4 lamps
+    assert trends["by_model"] == {"EP-LED-40": 2}  # T4 and the new case name a lamp; T1 and T3 none
+    assert trends["per_thousand_by_model"] == {"EP-LED-40": 500.0}
+    assert trends["repeated_lamps"] == [
+        {"lamp_id": lamp["lamp_id"], "asset_no": lamp["asset_no"], "model": "EP-LED-40", "faults": 2}
+    ]
 
 
 def test_school_staff_read_their_own_school_and_no_other(client, auth, token, fixture):
