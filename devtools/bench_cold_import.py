@@ -59,6 +59,7 @@ MUST_NOT_LOAD = [
     "email_validator",
     "moto",
     "jinja2",  # the public report pages only (chalicelib/handlers/_pages.py)
+    "pygal",  # report charts only (chalicelib/services/report_charts.py)
 ]
 
 _TIMED = """
