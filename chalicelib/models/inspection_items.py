@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -27,14 +26,15 @@ from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from chalicelib.domain.inspection_plans import VisitStatus
-from chalicelib.errors import AlreadyApplied, StaleVersion, WriteConflict
+from chalicelib.errors import StaleVersion, WriteConflict
 from chalicelib.guards import SealedGuard
+from chalicelib.models.access import _commit  # the guard's refusal is AlreadyApplied, as for every guarded write
 from chalicelib.models.base import bind_tables, register
 from chalicelib.models.inspections import InspectionVisitModel
 from chalicelib.models.registry import LampModel, RoomModel
 from chalicelib.models.tickets import TicketModel
 from chalicelib.models.transactions import Transaction, TransactionRefused
-from chalicelib.models.write_guards import GUARD_LABEL, add_guard
+from chalicelib.models.write_guards import add_guard
 
 ITEM_LABEL = "inspection-item"
 HISTORY_LABEL = "room-reading"
@@ -101,20 +101,6 @@ def room_key(school_id: str, room_id: str) -> str:
 
 def reading_key(visit_started: dt.datetime, visit_id: str) -> str:
     return f"{visit_started.astimezone(dt.UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}#{visit_id}"
-
-
-def _connection() -> Any:
-    bind_tables()
-    return InspectionItemModel._get_connection().connection
-
-
-def _commit(tx: Transaction) -> None:
-    try:
-        tx.commit(_connection())
-    except TransactionRefused as exc:
-        if GUARD_LABEL in exc.failed:
-            raise AlreadyApplied("this Idempotency-Key was used before") from exc
-        raise
 
 
 class VisitClosed(Exception):
