@@ -16,7 +16,8 @@ the school's region (chalicelib.domain.school_calendar, rules CAL-1..CAL-5):
   Period "2026-R1".
 - PLAN-6 Horizon. Writing a plan generates the visits of three calendar months: the current month and
   the next two (HORIZON_MONTHS): every visit whose window ends on or after today and whose nominal
-  window starts before the first day of the third month after this one. Writing it again generates nothing twice: a visit's id is derived from (contract,
+  window starts before the first day of the third month after this one. A daily job does the same for
+  every plan, so the horizon moves on without anyone writing the plan again. Writing it again generates nothing twice: a visit's id is derived from (contract,
   school, style, period), and it is only created where none exists.
 - PLAN-7 Overdue (issue 12.6). A visit is overdue from the start of the day after its due date, China
   time (UTC+8), while it is not completed or cancelled. An overdue visit is escalated to the project

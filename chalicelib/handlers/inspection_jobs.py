@@ -1,4 +1,5 @@
-"""The inspection rounds' scheduled job (issue 12.6): overdue visits escalated to the project lead.
+"""The inspection rounds' scheduled jobs (issue 12): overdue visits escalated to the project lead (12.6),
+and every plan's horizon kept generated (PLAN-6).
 
 Like handlers/jobs.py: enters through `run_entry`, hands the service the schedule's tick as its clock.
 """
@@ -38,4 +39,20 @@ def escalate_overdue(event: Event) -> dict[str, Any]:
         logger.warning("inspection visit overdue: project lead told", notification=key, result=result)
     if run.more:
         logger.warning("inspection escalation stopped at its page size", page_size=len(run.found))
+    return run.summary()
+
+
+@blueprint.schedule(
+    Rate(1, unit=Rate.DAYS),
+    name="inspection_planning",
+    description="Generates the inspection visits that came into each plan's three-month horizon (issue 12, PLAN-6)",
+)
+def inspection_planning(event: Any) -> Any:
+    return run_entry("inspection_planning", event, extend_plans)
+
+
+def extend_plans(event: Event) -> dict[str, Any]:
+    tick = event.scheduled_time()
+    run = inspections.extend_plans(tick if tick is not None else utcnow())
+    logger.info("inspection planning", contracts=run.contracts, visits_created=run.created)
     return run.summary()

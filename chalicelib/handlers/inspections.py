@@ -40,7 +40,8 @@ def put_inspection_plan(ctx: RequestContext, contract_id: str) -> InspectionPlan
     """Sets the contract's inspection rounds: per school, its styles (monthly D-I1, end_of_semester D-I3,
     quarterly, half_yearly, return_visit D-I2) and the calendar region placing their windows; `styles` alone
     covers every school of the contract. Generates the due visits of this month and the next two (PLAN-6);
-    sending it again (e.g. each month) generates what came into reach, never a visit twice."""
+    a daily job generates the months that come into reach; never a visit twice. A style taken out of a
+    school's plan cancels its visits not yet due and not assigned."""
     return inspections.put_plan(contract_id, ctx.body, ctx.principal)
 
 

@@ -59,6 +59,17 @@ def due_text(at: dt.datetime) -> str:
 # ---- plans and calendars ------------------------------------------------------------------------------
 
 
+class PlansByListing(GlobalSecondaryIndex["InspectionPlanModel"]):
+    """Every plan row, by contract: the daily job that keeps each plan's horizon generated (PLAN-6)."""
+
+    class Meta:
+        index_name = "by_listing"
+        projection = AllProjection()
+
+    listing = UnicodeAttribute(hash_key=True)  # constant "plan": a row per school of a contract with rounds
+    contract_id = UnicodeAttribute(range_key=True)
+
+
 @register
 class InspectionPlanModel(Model):
     class Meta:
@@ -72,6 +83,9 @@ class InspectionPlanModel(Model):
     region = UnicodeAttribute()  # the school calendar that places its windows
     updated_at = UTCDateTimeAttribute()
     updated_by = UnicodeAttribute(default="")
+    listing = UnicodeAttribute(default="plan")
+
+    by_listing = PlansByListing()
 
 
 @register
@@ -101,6 +115,12 @@ def put_plan(rows: Sequence[InspectionPlanModel]) -> None:
 def plan_of(contract_id: str) -> list[InspectionPlanModel]:
     bind_tables()
     return list(InspectionPlanModel.query(contract_id))
+
+
+def every_plan_row() -> list[InspectionPlanModel]:
+    """Every plan row of every contract, by contract (one Query, paged by pynamodb): schools with rounds."""
+    bind_tables()
+    return list(InspectionPlanModel.by_listing.query("plan"))
 
 
 def get_calendar(region: str) -> SchoolCalendarModel | None:

@@ -326,6 +326,41 @@ def generate_visits(
     return created, len(wanted) - created
 
 
+@dataclass
+class Extension:
+    checked_at: dt.datetime
+    contracts: int = 0
+    created: int = 0
+    existing: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "checked_at": self.checked_at,
+            "contracts": self.contracts,
+            "visits_created": self.created,
+            "visits_existing": self.existing,
+        }
+
+
+def extend_plans(now: dt.datetime | None = None) -> Extension:
+    """PLAN-6 kept up without anyone writing the plan again: every contract's plan generates the visits that
+    came into its horizon (the daily job). Reads: one Query of the plan rows, then per contract a BatchGet of
+    its schools, of the calendars and of the horizon's visits; writes only the new visits."""
+    now = now or utcnow()
+    run = Extension(now)
+    by_contract: dict[str, list[InspectionPlanModel]] = {}
+    for row in inspections.every_plan_row():
+        if row.styles:
+            by_contract.setdefault(row.contract_id, []).append(row)
+    for contract_id, rows in by_contract.items():
+        schools = access.batch_get_schools([r.school_id for r in rows])
+        created, existing = generate_visits(contract_id, rows, now, schools)
+        run.contracts += 1
+        run.created += created
+        run.existing += existing
+    return run
+
+
 # ---- visits -----------------------------------------------------------------------------------------
 
 

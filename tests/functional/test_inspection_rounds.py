@@ -286,3 +286,28 @@ def test_a_region_in_chinese_is_one_calendar_however_the_path_is_encoded(client,
     assert call(client, "GET", "/calendars/no%20such%20region", auth("engineer"))[0] == 404
     status, body = call(client, "PUT", "/calendars/a%20b", auth("admin"), {})
     assert status == 422 and body["error"]["details"][0]["field"] == "region"
+
+
+def _planning(client: Any, tick: dt.datetime) -> Any:
+    event = client.events.generate_cw_event(
+        source="aws.events",
+        detail_type="Scheduled Event",
+        detail={},
+        resources=["arn:aws:events:us-east-1:123456789012:rule/inspection_planning"],
+        region="us-east-1",
+    )
+    event["time"] = tick.isoformat().replace("+00:00", "Z")
+    return client.lambda_.invoke("inspection_planning", event).payload
+
+
+def test_the_daily_job_generates_the_months_that_come_into_the_horizon_once(client, auth, world):
+    ok(_plan(client, auth, world))
+    first, second = world["schools"]
+    run = _planning(client, dt.datetime(2025, 12, 1, 1, 0, tzinfo=dt.UTC))  # 1 December: now to February
+    # December, January, February and the end-of-semester round (5-16 January); mid-December's quarterly
+    assert (run["contracts"], run["visits_created"]) == (1, 5)
+    again = _planning(client, dt.datetime(2025, 12, 1, 1, 0, tzinfo=dt.UTC))
+    assert again["visits_created"] == 0
+    periods = [v["period"] for v in _visits(client, auth, f"school_id={first}")]
+    assert periods == ["2025-09", "2025-10", "2025-11", "2025-12", "2025-autumn", "2026-01", "2026-02"]
+    assert [v["period"] for v in _visits(client, auth, f"school_id={second}")] == ["2025-Q3", "2025-Q4"]
