@@ -29,7 +29,7 @@ Scope = Literal["contract", "school", "engineer", "level"]
 SCOPES: tuple[Scope, ...] = ("contract", "school", "engineer", "level")
 # Rows written by many tickets at once are split in shards so that concurrent ticket writes rarely meet
 # on one item (a transaction touching an item another transaction holds is refused): a report sums them.
-SHARDS: dict[str, int] = {"contract": 8, "level": 8, "school": 1, "engineer": 1}
+SHARDS: dict[str, int] = {"contract": 8, "level": 8, "school": 4, "engineer": 1}
 MILESTONES = ("response", "onsite", "resolution")
 TIMED = {"response": "rt", "onsite": "ot"}  # milestones whose times are kept as histograms
 OUTCOMES = ("met", "late", "missed", "pending")
