@@ -64,6 +64,7 @@ from chalicelib.services.tickets import _event, _find, sees_reporter_phones, sta
 HISTORY_LINES = 5  # newest first: what the engineer reads before going (D-S7)
 HISTORY_LAMPS = 1  # a Query each: the ticket's first lamp (a whole room's case shares its story)
 MODEL_LAMPS = 3  # lamps per ticket whose models say which parts to bring (one BatchGet for the page)
+UNAUDITED = {"visit_site"}  # a copy of the school's record (its contact's phone): not the ticket's change
 SYNC_SETTLE = dt.timedelta(seconds=5)  # a cursor never passes the last 5 s: a write in flight is not skipped
 
 
@@ -267,7 +268,7 @@ def _commit(
     after: dict[str, Any] = {}
     for name, value in changes.items():
         old = getattr(ticket, name)
-        if old != value:
+        if old != value and name not in UNAUDITED:
             before[name] = old.isoformat() if isinstance(old, dt.datetime) else old
             after[name] = value.isoformat() if isinstance(value, dt.datetime) else value
         setattr(ticket, name, value)
@@ -279,16 +280,20 @@ def _commit(
     was_due = bool(ticket.next_due_at)
     answer = ticket_view(ticket, actor).model_copy(update={"version": int(ticket.version or 0) + 1})
     sealed = guard.seal(answer) if guard is not None else None
-    access.apply_transition(
-        ticket,
-        event,
-        [str(x) for x in ticket.lamp_ids],
-        lamp_count_delta,
-        histories or [],
-        guard=sealed,
-        extra=extra,
-        explain=explain,
-    )
+    try:
+        access.apply_transition(
+            ticket,
+            event,
+            [str(x) for x in ticket.lamp_ids],
+            lamp_count_delta,
+            histories or [],
+            guard=sealed,
+            extra=extra,
+            explain=explain,
+        )
+    except StaleVersion as exc:  # changed between our read and write: the app gets the ticket as it is now
+        exc.extra.update(_current_state(access.get_ticket(ticket.ticket_id), actor))
+        raise
     sla_timers.after_change(ticket, None, was_due)
     return answer
 

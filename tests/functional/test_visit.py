@@ -379,3 +379,19 @@ def test_a_reopened_ticket_comes_back_to_the_work_list_for_a_new_visit(client, a
     assert ticket["visit"]["check_out"] is None
     listed = ok(call(client, "GET", "/me/work", auth("engineer", ENGINEER)))["items"]
     assert [i["ticket"]["ticket_id"] for i in listed] == [tid]
+
+
+def test_a_change_landing_between_the_read_and_the_write_is_409_with_the_current_state(client, auth, monkeypatch):
+    from chalicelib.models import access
+    from chalicelib.services import visit
+
+    _, _, ticket = assigned_ticket(client, auth)
+    tid = ticket["ticket_id"]
+    stale = access.get_ticket(tid)  # what the write reads: the office changes the level right after
+    changed = ok(transition(client, auth, ticket, "change_level", level=3))
+    monkeypatch.setattr(visit, "_find", lambda ticket_id, store: stale)
+    status, body = post(client, auth, f"/tickets/{tid}/acknowledge", {})
+    assert status == 409 and body["error"]["code"] == "stale_version"
+    assert body["error"]["current_version"] == changed["version"]
+    assert body["error"]["ticket"]["level"] == 3 and body["error"]["ticket"]["status"] == "assigned"
+    assert [e["action"] for e in _events(client, auth, tid)][-1] == "change_level"
