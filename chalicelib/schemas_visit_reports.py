@@ -59,6 +59,7 @@ class ReportLampOut(_Out):
     model: str | None
     room_id: str | None
     position: str | None
+    state: str | None = Field(description="The lamp's state now: in_service, replaced (by a swap), retired.")
 
 
 class ReportMilestoneOut(_Out):

@@ -63,6 +63,9 @@ CATEGORY_WORDS = {
 MILESTONE_WORDS = {"response": "响应", "onsite": "到场", "resolution": "修复"}
 SIGN_OFF_METHODS = {"otp": "短信验证码", "signature": "手写签名"}
 PHOTO_STAGES = {"before": "维修前", "after": "维修后"}
+LAMP_STATES = {"in_service": "在用", "replaced": "已更换", "retired": "已报废"}
+# D-S1: after a red fault the device's state is followed up.
+FOLLOW_UP_LEVEL = 4
 
 
 def needs_handling_report(level: int) -> bool:

@@ -228,6 +228,7 @@ def _common(facts: VisitFacts, kind: ReportKind, parts: Mapping[str, Any], now: 
                 model=rules.text(lamp.model),
                 room_id=rules.text(lamp.room_id),
                 position=rules.text(lamp.position),
+                state=rules.text(getattr(lamp, "status", None)),
             )
             for lamp in facts.lamps
         ],
@@ -398,9 +399,12 @@ def _fault_rows(report: FaultTechnicalReportOut | FaultHandlingReportOut) -> lis
 
 def _lamp_table(page: _Page, report: FaultTechnicalReportOut | FaultHandlingReportOut) -> None:
     page.table(
-        ["资产编号 Asset no.", "序列号 Serial", "型号 Model", "位置 Position"],
-        [[_v(x.asset_no), _v(x.serial), _v(x.model), _v(x.position)] for x in report.lamps],
-        (1.2, 1.2, 1.0, 0.8),
+        ["资产编号 Asset no.", "序列号 Serial", "型号 Model", "位置 Position", "现状 State"],
+        [
+            [_v(x.asset_no), _v(x.serial), _v(x.model), _v(x.position), rules.word(rules.LAMP_STATES, x.state)]
+            for x in report.lamps
+        ],
+        (1.2, 1.2, 1.0, 0.7, 1.0),
     )
 
 
@@ -677,5 +681,7 @@ class _Page:
             if report.report == "fault_technical"
             else "本报告呈交学校 (D-S1). Delivered to the school."
         )
+        if report.level >= rules.FOLLOW_UP_LEVEL:
+            text += "\n红色故障: 修复后继续跟踪设备运行状态 (D-S1). A red fault: the lamp's state is followed up after the fix."
         pdf.multi_cell(0, 4, text)
         pdf.set_text_color(0)

@@ -404,6 +404,7 @@ def test_reports_of_a_visit_walked_through_the_app(client, auth):
         "DRV-40",
         "LED 驱动电源 40W",
         "SN-OLD-0101 → SN-NEW-0202",
+        "已更换 (replaced)",  # the ticket's lamp, swapped out: its state now
         "更换整灯并通电测试",
         "范围内",
         "张工",

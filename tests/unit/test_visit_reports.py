@@ -307,3 +307,13 @@ def test_the_longest_texts_a_ticket_takes_print_over_several_pages():
     for build in (visit_reports.build_technical, visit_reports.build_handling):
         pages = PdfReader(io.BytesIO(visit_reports.render_pdf(build(facts(t), NOW)))).pages
         assert len(pages) >= 4
+
+
+def test_a_red_faults_handling_report_says_the_lamp_is_followed_up():
+    red = pdf_text(visit_reports.render_pdf(visit_reports.build_handling(facts(ticket(level=4, **full_visit())), NOW)))
+    orange = pdf_text(
+        visit_reports.render_pdf(visit_reports.build_handling(facts(ticket(level=3, **full_visit())), NOW))
+    )
+
+    assert "红色故障" in red and "修复后继续跟踪设备运行状态" in red
+    assert "修复后继续跟踪" not in orange
