@@ -311,3 +311,20 @@ def test_the_daily_job_generates_the_months_that_come_into_the_horizon_once(clie
     periods = [v["period"] for v in _visits(client, auth, f"school_id={first}")]
     assert periods == ["2025-09", "2025-10", "2025-11", "2025-12", "2025-autumn", "2026-01", "2026-02"]
     assert [v["period"] for v in _visits(client, auth, f"school_id={second}")] == ["2025-Q3", "2025-Q4"]
+
+
+def test_the_escalation_reads_one_query_however_many_visits_are_not_due(client, auth, world):
+    """The sweep Queries the sparse by_escalation index: visits not yet due, done or escalated cost nothing."""
+    from chalicelib.services import inspections
+    from local_aws.calls import record_calls
+
+    ok(_plan(client, auth, world))
+    with record_calls() as log:
+        run = inspections.escalate_overdue(NOW)
+    assert (run.found, log.dynamodb()) == ([], ["Query"])
+
+    late = dt.datetime(2025, 10, 1, tzinfo=dt.UTC)  # September's and the quarterly round are overdue
+    inspections.escalate_overdue(late)
+    with record_calls() as log:
+        assert inspections.escalate_overdue(late).found == []  # escalated: out of the index
+    assert log.dynamodb() == ["Query"]
