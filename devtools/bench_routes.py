@@ -710,8 +710,8 @@ CASES: list[Case] = [
     Case(
         "PUT",
         "/contracts/{contract_id}/inspection-plan",
-        "regenerate a 3-school plan, every visit there (schools Query, plan batch write and Query, calendar and "
-        "visits BatchGet)",
+        "regenerate a 3-school plan, every visit there (contract; plan and schools Query; plan batch write; "
+        "calendar and visits BatchGet)",
         lambda w: Call(
             "PUT",
             f"/contracts/{w.contract_id}/inspection-plan",
