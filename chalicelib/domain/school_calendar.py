@@ -17,7 +17,8 @@ Rules (cited as CAL-n in code and tests):
   after the end the pupils are gone) and opens 13 days earlier (CAL-3 applied, never before the
   semester starts). A later semester end moves the whole window later.
 - CAL-5 No calendar. A region without a stored calendar has weekends only (no holidays, no make-up
-  days) and the default semesters (spring 1 March to 10 July, autumn 1 September to 20 January).
+  days) and the default semesters (spring 1 March to 10 July, autumn 1 September to 20 January); a
+  stored calendar that lists no semesters uses the default semesters too.
 
 A calendar is replaced as a whole (it is published once a year by the education bureau); `problems`
 lists what is wrong with one before it is stored.
