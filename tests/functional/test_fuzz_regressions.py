@@ -148,6 +148,13 @@ def _path_operations() -> list[Any]:
     return [op for op in OPERATIONS if "{" in op.path]
 
 
+def _a_role_allowed(op: Any) -> str:
+    """A role the route lets in: its roles are checked before its path (an engineer's route refuses an admin)."""
+    if op.roles is None or "admin" in {r.value for r in op.roles}:
+        return "admin"
+    return sorted(r.value for r in op.roles if r.value != "school_staff")[0]
+
+
 def test_a_path_id_longer_than_any_id_is_404_naming_it_on_every_route(client, auth, dynamodb_key_limits):
     operations = _path_operations()
     assert len(operations) >= 15
@@ -157,7 +164,7 @@ def test_a_path_id_longer_than_any_id_is_404_naming_it_on_every_route(client, au
             path = op.path
             for name in names:
                 path = path.replace(f"{{{name}}}", too_long + (".json" if name == "service_request_file" else ""))
-            headers = {**auth("admin"), "Content-Type": "application/json"}
+            headers = {**auth(_a_role_allowed(op)), "Content-Type": "application/json"}
             response = getattr(client.http, op.method.lower())(path, headers=headers, body="{}")
 
             assert response.status_code == 404, (op.method, op.path, response.body[:300])
