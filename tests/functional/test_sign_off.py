@@ -256,6 +256,8 @@ def test_no_sign_off_no_closure_and_a_typed_name_no_longer_signs(client, auth, v
 def test_only_the_assigned_engineer_or_a_dispatcher_may_ask_and_only_once_resolved(client, auth, visit):
     assert request_code(client, visit, auth("engineer", "eng-2"))[0] == 403
     assert request_code(client, visit, auth("manager"))[0] == 403
+    status, body = request_code(client, visit, auth("admin"))  # past the route, refused by the lifecycle
+    assert status == 403 and body["error"]["required_roles"] == ["dispatcher", "engineer", "expert"]
     assert request_code(client, visit, auth("dispatcher"))[0] == 201
     open_ticket = drive(client, auth, make_ticket(client, auth, visit.school["school_id"]), "on_site")
     status, body = call(
