@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: run test bench token openapi setup rebuild-aggregates
+.PHONY: run test bench token openapi setup rebuild-aggregates package
 
 $(STAMP): requirements.txt requirements-dev.txt devtools/bootstrap.sh
 	bash devtools/bootstrap.sh
@@ -30,3 +30,6 @@ openapi: $(STAMP)  ## regenerate mobile_api_docs/openapi.yaml from the routes an
 
 rebuild-aggregates: $(STAMP)  ## recompute the report aggregates from the tickets; ENDPOINT=http://127.0.0.1:<moto port> for `make run`'s stack, STAGE=<stage> for its table prefix
 	$(PY) -m devtools.rebuild_aggregates --stage $(or $(STAGE),local) $(if $(ENDPOINT),--endpoint $(ENDPOINT),)
+
+package: $(STAMP)  ## make package REGION=cn-north-1 [STAGE=prod]: out/<region>/ (SAM template, zip), then cfn-lint and checkov
+	$(PY) -m devtools.package --stage $(or $(STAGE),prod) --region $(or $(REGION),$(error set REGION, e.g. REGION=cn-north-1)) --lint

@@ -510,6 +510,13 @@ def main(argv: list[str] | None = None) -> int:
     rows += section_rows
     broken += section_broken
 
+    progress("(j) deployment package")
+    from devtools import package
+
+    measurement, sizes, met = package.bench_row()
+    rows.append(Row("j package", measurement, time=sizes, budget="<= 25 MB zipped", met=met))
+    broken += [] if met else ["package: the deployment package is over 25 MB zipped"]
+
     total = time.perf_counter() - progress.started
     print("\n".join(header) + "\n")
     print(markdown_table(rows))

@@ -2,10 +2,10 @@
 
 `python -m infra.resources` writes infra/resources.json, a CloudFormation fragment that
 `chalice package --merge-template infra/resources.json` merges into the deployment:
-every DynamoDB table and index exactly as the pynamodb models declare them, the photo
-bucket, the notification topic, the Cognito user pool with one group per role, and the SLA
-timer's state machine (from infra/sla_timer.asl.json), its role and a topic per supplier role.
-A unit test fails when the committed file and the models disagree.
+every DynamoDB table and index exactly as the pynamodb models declare them, the SLA timer's state
+machine (from infra/sla_timer.asl.json), its role and a topic per supplier role, and what a stage
+needs in any partition (infra/operations.py: parameters, the functions' settings, bucket, topics and
+their key, logs, dead letters, alarms). A unit test fails when the committed file and the models disagree.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 from pynamodb.attributes import TTLAttribute
 
-from chalicelib.auth import Role
 from chalicelib.models.all import MODELS
+from infra import operations
 
 OUTPUT = Path(__file__).with_name("resources.json")
 
@@ -41,7 +41,8 @@ def table_resource(model: Any) -> dict[str, Any]:
         "TableName": {"Fn::Sub": f"${{Stage}}-{model.Meta.base_name}"},
         "BillingMode": "PAY_PER_REQUEST",
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-        "SSESpecification": {"SSEEnabled": True},
+        # The stage's own key (infra/operations.data_key): its use is logged, and revoking it closes the data.
+        "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": "DataKey"}},
         "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in sorted(definitions.items())],
         "KeySchema": _key_schema(schema["key_schema"]),
     }
@@ -57,7 +58,12 @@ def table_resource(model: Any) -> dict[str, Any]:
     ttl = [name for name, attr in model.get_attributes().items() if isinstance(attr, TTLAttribute)]
     if ttl:
         properties["TimeToLiveSpecification"] = {"AttributeName": ttl[0], "Enabled": True}
-    return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "Properties": properties}
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": properties,
+    }
 
 
 # Refusals API Gateway gives before our code runs, in our error shape (mobile_api_docs/README.md).
@@ -101,10 +107,7 @@ def sla_timer_resources() -> dict[str, Any]:
     topics = []
     for role in sla_timer.supplier_roles():
         logical = f"RoleTopic{_logical_id(role)}"
-        resources[logical] = {
-            "Type": "AWS::SNS::Topic",
-            "Properties": {"TopicName": {"Fn::Sub": sla_timer.TOPIC_NAME.format(stage="${Stage}", role=role)}},
-        }
+        resources[logical] = operations.encrypted_topic(sla_timer.TOPIC_NAME.format(stage="${Stage}", role=role))
         topics.append({"Ref": logical})
     tables = {placeholder: {"Fn::Sub": f"${{Stage}}-{base}"} for placeholder, base in sla_timer.TABLES.items()}
     table_arns = [
@@ -136,20 +139,31 @@ def sla_timer_resources() -> dict[str, Any]:
                                 "Resource": table_arns,
                             },
                             {"Effect": "Allow", "Action": ["sns:Publish"], "Resource": topics},
+                            *operations.timer_role_statements(),
                         ],
                     },
                 }
             ],
         },
     }
+    # The ASL names its service integrations in the aws partition (moto runs it as it is); deployed, each
+    # is a placeholder filled with the stack's partition (arn:aws-cn:states:::dynamodb:updateItem in AWS
+    # China). A whole-value placeholder, so that cfn-lint still checks the rest of the definition.
+    definition = sla_timer.DEFINITION_PATH.read_text()
+    integrations = {}
+    for arn in sorted(set(re.findall(r'"arn:aws:states:::([a-zA-Z0-9.:]+)"', definition))):
+        placeholder = "States" + "".join(p[:1].upper() + p[1:] for p in re.split(r"[:.]", arn))
+        integrations[placeholder] = {"Fn::Sub": f"arn:${{AWS::Partition}}:states:::{arn}"}
+        definition = definition.replace(f'"arn:aws:states:::{arn}"', f'"${{{placeholder}}}"')
     resources["SlaTimer"] = {
         "Type": "AWS::StepFunctions::StateMachine",
         "Properties": {
             "StateMachineName": {"Fn::Sub": sla_timer.MACHINE_NAME.format(stage="${Stage}")},
             "StateMachineType": "STANDARD",
-            "Definition": json.loads(sla_timer.DEFINITION_PATH.read_text()),
-            "DefinitionSubstitutions": tables,
+            "Definition": json.loads(definition),
+            "DefinitionSubstitutions": {**tables, **integrations},
             "RoleArn": {"Fn::GetAtt": ["SlaTimerRole", "Arn"]},
+            **operations.timer_machine_settings(),
         },
     }
     return resources
@@ -160,79 +174,41 @@ def build() -> dict[str, Any]:
         f"{_logical_id(m.Meta.base_name)}Table": table_resource(m)
         for m in MODELS  # type: ignore[attr-defined]
     }
-    resources["PhotoBucket"] = {
-        "Type": "AWS::S3::Bucket",
-        "DeletionPolicy": "Retain",
-        "Properties": {
-            "BucketName": {"Fn::Sub": "lampcare-${Stage}-photos"},
-            "PublicAccessBlockConfiguration": {
-                "BlockPublicAcls": True,
-                "BlockPublicPolicy": True,
-                "IgnorePublicAcls": True,
-                "RestrictPublicBuckets": True,
-            },
-            "BucketEncryption": {
-                "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-            },
-        },
-    }
-    resources["NotifyTopic"] = {
-        "Type": "AWS::SNS::Topic",
-        "Properties": {"TopicName": {"Fn::Sub": "lampcare-${Stage}-notify"}},
-    }
-    resources["UserPool"] = {
-        "Type": "AWS::Cognito::UserPool",
-        "Properties": {
-            "UserPoolName": {"Fn::Sub": "lampcare-${Stage}"},
-            "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": True},
-            "UsernameAttributes": ["phone_number", "email"],
-            "MfaConfiguration": "OPTIONAL",
-            "EnabledMfas": ["SOFTWARE_TOKEN_MFA"],
-            # A school's staff (D-A3): the school they may see, as `custom:school_id` in the ID token.
-            "Schema": [
-                {
-                    "Name": "school_id",
-                    "AttributeDataType": "String",
-                    "Mutable": True,
-                    "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"},
-                }
-            ],
-        },
-    }
-    resources["UserPoolClient"] = {
-        "Type": "AWS::Cognito::UserPoolClient",
-        "Properties": {
-            "UserPoolId": {"Ref": "UserPool"},
-            "GenerateSecret": False,
-            "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            # Users may not change their own custom:school_id (only an admin, through the pool's API).
-            "WriteAttributes": ["email", "name", "phone_number"],
-        },
-    }
-    for role in Role:
-        resources[f"Group{_logical_id(role.value)}"] = {
-            "Type": "AWS::Cognito::UserPoolGroup",
-            "Properties": {"UserPoolId": {"Ref": "UserPool"}, "GroupName": role.value},
-        }
+    resources.update(operations.data_key())
+    resources.update(operations.topic_key())
+    resources.update(operations.photo_buckets())
+    resources["NotifyTopic"] = operations.encrypted_topic("lampcare-${Stage}-notify")
+    resources.update(operations.dead_letters())
+    resources.update(operations.timer_observability())
+    resources.update(operations.alarms())
     resources.update(sla_timer_resources())
-    resources.update(gateway_responses())
+    resources.update(operations.gateway())
+    resources["RestAPI"] = _merge(gateway_responses()["RestAPI"], operations.gateway()["RestAPI"])
     return {
-        "Parameters": {"Stage": {"Type": "String", "Default": "prod", "AllowedPattern": "^[a-z0-9-]+$"}},
+        "Parameters": operations.parameters(),
+        # SAM merges these into every function's environment (config.json's own variables win).
+        "Globals": {"Function": {"Environment": {"Variables": operations.function_settings()}}},
         "Resources": resources,
         "Outputs": {
-            "UserPoolIssuer": {
-                "Value": {"Fn::Sub": "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}/${UserPool}"}
-            },
-            "UserPoolClientId": {"Value": {"Ref": "UserPoolClient"}},
-            "UserPoolArn": {"Value": {"Fn::GetAtt": ["UserPool", "Arn"]}},
             "NotifyTopicArn": {"Value": {"Ref": "NotifyTopic"}},
-            # the app's LAMPCARE_SLA_STATE_MACHINE_ARN and LAMPCARE_ROLE_TOPIC_ARN_PREFIX
+            "OperatorsTopicArn": {"Value": {"Ref": "OperatorsTopic"}},
+            "PhotoBucketName": {"Value": {"Ref": "PhotoBucket"}},
             "SlaStateMachineArn": {"Value": {"Ref": "SlaTimer"}},
             "RoleTopicArnPrefix": {
                 "Value": {"Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:lampcare-${Stage}-"}
             },
+            "DeadLetterQueueUrl": {"Value": {"Ref": "FunctionDeadLetterQueue"}},
         },
     }
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(a)
+    for key, value in b.items():
+        merged[key] = (
+            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
+    return merged
 
 
 def render() -> str:

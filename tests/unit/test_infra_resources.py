@@ -26,15 +26,126 @@ def test_every_model_table_and_index_is_deployed():
         )
 
 
-def test_one_cognito_group_per_role():
-    from chalicelib.auth import Role
+def test_the_template_names_no_partition_region_or_account():
+    """One template for AWS China and global regions: every ARN from ${AWS::Partition} and friends, and no
+    Cognito (AWS China has no user pools: the stage trusts an OIDC issuer given as parameters)."""
+    import json
+    import re
 
-    groups = {
-        r["Properties"]["GroupName"]
-        for r in resources.build()["Resources"].values()
-        if r.get("Type") == "AWS::Cognito::UserPoolGroup"
+    text = resources.render()
+    assert not re.findall(r"arn:aws(-cn)?:", text)
+    assert not re.findall(r"\b(cn-north(west)?-1|us-east-1|eu-central-1)\b", text)
+    assert not re.findall(r"\b\d{12}\b", text)  # no account id
+    assert "AWS::Cognito" not in text
+    built = json.loads(text)
+    # The SLA timer's service integrations take the stack's partition (the ASL file says arn:aws for moto).
+    definition = json.dumps(built["Resources"]["SlaTimer"]["Properties"]["Definition"])
+    substitutions = built["Resources"]["SlaTimer"]["Properties"]["DefinitionSubstitutions"]
+    assert '"Resource": "${StatesDynamodbUpdateItem}"' in definition
+    assert substitutions["StatesDynamodbUpdateItem"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:states:::dynamodb:updateItem"
     }
-    assert groups == {r.value for r in Role}
+    assert "arn:aws:states" not in definition
+    assert {"AuthIssuer", "AuthAudience", "AuthJwksUrl", "PublicBaseUrl"} <= set(built["Parameters"])
+
+
+def test_the_functions_get_the_stacks_arns_and_the_prod_stage_names_none():
+    import json
+    from pathlib import Path
+
+    settings = resources.build()["Globals"]["Function"]["Environment"]["Variables"]
+    assert settings["LAMPCARE_NOTIFY_TOPIC_ARN"] == {"Ref": "NotifyTopic"}
+    assert settings["LAMPCARE_SLA_STATE_MACHINE_ARN"] == {"Ref": "SlaTimer"}
+    assert settings["LAMPCARE_AUTH_JWKS_URL"] == {"Ref": "AuthJwksUrl"}
+    config = json.loads(Path(".chalice/config.json").read_text())["stages"]["prod"]
+    # A function-level variable would win over the stack's (SAM merges Globals under it).
+    assert not set(config["environment_variables"]) & set(settings)
+    assert "arn:" not in json.dumps(config)
+    assert config["api_gateway_endpoint_type"] == "REGIONAL"  # AWS China has no edge-optimized endpoints
+    assert config["environment_variables"]["LAMPCARE_GATEWAY_AUTHORIZER"] == "jwt"
+
+
+def test_retained_data_is_retained_on_replacement_too_and_topics_are_encrypted():
+    built = resources.build()["Resources"]
+    for name, resource in built.items():
+        if "DeletionPolicy" in resource:
+            assert resource["UpdateReplacePolicy"] == resource["DeletionPolicy"], name
+        if resource.get("Type") == "AWS::SNS::Topic":
+            assert resource["Properties"]["KmsMasterKeyId"] == {"Ref": "TopicKey"}, name
+    bucket = built["PhotoBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogBucket"}
+    [cors] = bucket["CorsConfiguration"]["CorsRules"]
+    assert cors["AllowedOrigins"] == [{"Ref": "PublicBaseUrl"}] and cors["AllowedMethods"] == ["POST"]
+
+
+def test_every_alarm_tells_the_operators():
+    built = resources.build()["Resources"]
+    alarms = {k: v for k, v in built.items() if v.get("Type") == "AWS::CloudWatch::Alarm"}
+    assert {
+        "SlaTimerFailedAlarm",
+        "SlaEntriesPerHourAlarm",
+        "SlaReconciledAlarm",
+        "DeadLetterAlarm",
+        "ApiThrottledAlarm",
+    } <= set(alarms)
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "OperatorsTopic"}], name
+    per_hour = alarms["SlaEntriesPerHourAlarm"]["Properties"]
+    assert per_hour["Threshold"] == {"Ref": "SlaEntriesPerHourThreshold"}
+    ids = {m["Id"] for m in per_hour["Metrics"]}
+    assert {"timer", "reconciled1", "reconciled4"} <= ids
+    # The timer's count is the Record state's exits, in the execution history the machine logs.
+    machine = built["SlaTimer"]["Properties"]
+    assert machine["LoggingConfiguration"]["Level"] == "ALL"
+    assert machine["LoggingConfiguration"]["IncludeExecutionData"] is False  # tickets, phones
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    assert '$.details.name = "Record"' in built["SlaTimerEntriesFilter"]["Properties"]["FilterPattern"]
+
+
+def test_the_timer_metric_filter_names_a_state_that_records():
+    import json
+
+    from infra import operations, sla_timer
+
+    state = json.loads(sla_timer.DEFINITION_PATH.read_text())["States"][operations.TIMER_RECORD_STATE]
+    assert state["Type"] == "Task" and "${SlaBreachesTable}" in json.dumps(state["Parameters"])
+
+
+def test_each_packaged_function_gets_its_dead_letters_concurrency_logs_and_alarms():
+    from infra import functions
+
+    packaged = {
+        "Resources": {
+            "APIHandler": {"Type": "AWS::Serverless::Function", "Properties": {"Timeout": 30}},
+            "SlaReconciliation": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {"Timeout": 30, "Events": {"E": {"Type": "Schedule"}}},
+            },
+            "JwtAuthorizer": {"Type": "AWS::Serverless::Function", "Properties": {"Timeout": 30}},
+            "RestAPI": {"Type": "AWS::Serverless::Api", "Properties": {"StageName": "api", "Name": "n"}},
+        }
+    }
+    done = functions.finish(packaged)["Resources"]
+    concurrency = {
+        k: done[k]["Properties"]["ReservedConcurrentExecutions"] for k in packaged["Resources"] if k != "RestAPI"
+    }
+    assert concurrency == {"APIHandler": {"Ref": "ApiReservedConcurrency"}, "SlaReconciliation": 1, "JwtAuthorizer": 10}
+    for name in concurrency:
+        assert done[name]["Properties"]["DeadLetterQueue"]["Type"] == "SQS"
+        assert done[f"{name}Logs"]["Properties"]["RetentionInDays"] == 365
+        for kind in ("Errors", "Throttles", "Duration"):
+            assert done[f"{name}{kind}Alarm"]["Properties"]["AlarmActions"] == [{"Ref": "OperatorsTopic"}]
+    assert done["APIHandlerDurationAlarm"]["Properties"]["Threshold"] == 24000
+    assert done["Api5xxAlarm"]["Properties"]["Dimensions"][1] == {"Name": "Stage", "Value": "api"}
+    assert "DeadLetterQueue" not in packaged["Resources"]["APIHandler"]["Properties"]  # a copy
+
+
+def test_every_skipped_checkov_check_says_why():
+    from devtools import package
+
+    skips = package.skipped_checks()
+    assert skips and all(len(reason) > 20 for reason in skips.values())
 
 
 def test_gateway_refusals_use_the_api_error_shape():
