@@ -75,15 +75,6 @@ from chalicelib.schemas_parts import (  # noqa: F401 - parts and stock (issue 11
     TicketPartOut,
     TicketPartsOut,
 )
-from chalicelib.schemas_sign_off import (  # noqa: F401 - visit photos and sign-off (issue 11.4, 11.8)
-    AttachTicketPhotoIn,
-    SignOffIn,
-    SignOffRequestIn,
-    SignOffRequestOut,
-    TicketPhotosOut,
-    TicketPhotoUploadIn,
-    TicketPhotoUploadOut,
-)
 from chalicelib.schemas_reports import (  # noqa: F401 - reports (issue 13), named like every other
     EngineerReportOut,
     FaultTrendsOut,
@@ -92,6 +83,15 @@ from chalicelib.schemas_reports import (  # noqa: F401 - reports (issue 13), nam
     SchoolMonthlyQuery,
     SchoolMonthlyReportOut,
     SlaReportOut,
+)
+from chalicelib.schemas_sign_off import (  # noqa: F401 - visit photos and sign-off (issue 11.4, 11.8)
+    AttachTicketPhotoIn,
+    SignOffIn,
+    SignOffRequestIn,
+    SignOffRequestOut,
+    TicketPhotosOut,
+    TicketPhotoUploadIn,
+    TicketPhotoUploadOut,
 )
 from chalicelib.schemas_sla import (  # noqa: F401 - the ticket's SLA view (issue 10), named like every other
     SlaMilestoneOut,
