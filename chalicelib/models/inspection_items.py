@@ -31,13 +31,14 @@ from chalicelib.guards import SealedGuard
 from chalicelib.models.access import _commit  # the guard's refusal is AlreadyApplied, as for every guarded write
 from chalicelib.models.base import bind_tables, register
 from chalicelib.models.inspections import InspectionVisitModel
-from chalicelib.models.registry import LampModel, RoomModel
+from chalicelib.models.registry import LampHistoryModel, LampModel, RoomModel
 from chalicelib.models.tickets import TicketModel
 from chalicelib.models.transactions import Transaction, TransactionRefused
 from chalicelib.models.write_guards import add_guard
 
 ITEM_LABEL = "inspection-item"
 HISTORY_LABEL = "room-reading"
+LAMP_HISTORY_LABEL = "lamp-history"
 VISIT_LABEL = "inspection-visit"
 PLACE_LABEL = "lamp-or-room"
 IN_PROGRESS = VisitStatus.IN_PROGRESS.value
@@ -117,6 +118,7 @@ def record_item(
     guard: SealedGuard | None,
     *,
     assignee_id: str,
+    history: LampHistoryModel | None = None,
 ) -> None:
     """The item (and a room's reading line) with the write's guard, in one transaction that also checks,
     without reading them first, that the visit is still in progress with this engineer and that the lamp
@@ -141,6 +143,8 @@ def record_item(
     tx.put(item, label=ITEM_LABEL)
     if reading is not None:
         tx.put(reading, label=HISTORY_LABEL)
+    if history is not None:  # the lamp's record (D-A2): one line per visit, replaced with the item
+        tx.put(history, label=LAMP_HISTORY_LABEL)
     try:
         _commit(tx)
     except TransactionRefused as exc:

@@ -223,6 +223,7 @@ def record_item(
         "device_at": body.device_at,
     }
     reading: RoomReadingModel | None = None
+    history = None
     if body.kind == ItemKind.LAMP:
         assert body.lamp_id is not None and body.checks is not None  # the schema requires them for a lamp
         lamp = checks.judge_lamp(LampCheck(**body.checks.model_dump(), fixed_on_spot=body.fixed_on_spot))
@@ -236,6 +237,17 @@ def record_item(
             finding=lamp.finding,
             category=lamp.category.value if lamp.category else None,
             **common,
+        )
+        found = ", ".join(lamp.problems) or "ok"
+        done = f"; fixed on the spot: {body.fixed_on_spot}" if body.fixed_on_spot else ""
+        history = access.history_entry(
+            body.lamp_id,
+            visit.started_at or now,  # the visit's moment: recording the lamp again replaces this line
+            "inspection",
+            ref=visit_id,
+            actor=actor.sub,
+            summary=f"{visit.style} inspection {visit.period}: {found}{done}"[:200],
+            data={"visit_id": visit_id, "problems": list(lamp.problems), "finding": lamp.finding},
         )
     else:
         assert body.room_id is not None and body.readings is not None
@@ -270,7 +282,7 @@ def record_item(
         )
     answer = item_view(item)
     try:
-        store.record_item(item, reading, guard.seal(answer) if guard else None, assignee_id=actor.sub)
+        store.record_item(item, reading, guard.seal(answer) if guard else None, assignee_id=actor.sub, history=history)
     except store.VisitClosed as exc:
         current = load_visit(visit_id)
         raise IllegalTransition(

@@ -122,6 +122,10 @@ def test_a_round_with_a_dark_room_and_a_broken_lamp_yields_two_linked_tickets_an
     ok(_record(client, r, _lamp(broken, flicker=True)))
     lamp = ok(_record(client, r, _lamp(broken, lit=False)))
     assert (lamp["ok"], lamp["finding"], lamp["category"], lamp["problems"]) == (False, True, "not_lit", ["not_lit"])
+    # the lamp's record (D-A2): one line for this visit, as last recorded
+    history = ok(call(client, "GET", f"/lamps/{broken}/history", auth("dispatcher")))["items"]
+    lines = [h for h in history if h["kind"] == "inspection"]
+    assert len(lines) == 1 and lines[0]["ref"] == r["visit"] and "not_lit" in lines[0]["summary"]
     cleaned = ok(_record(client, r, _lamp(dusty, clean=False, fixed_on_spot="擦拭灯罩 cleaned the diffuser")))
     assert cleaned["finding"] is False and cleaned["problems"] == ["dirty"]
 
