@@ -146,6 +146,8 @@ def test_every_skipped_checkov_check_says_why():
 
     skips = package.skipped_checks()
     assert skips and all(len(reason) > 20 for reason in skips.values())
+    for resources_skipped in package.skipped_for_resources().values():
+        assert all(len(reason) > 20 for reason in resources_skipped.values())
 
 
 def test_gateway_refusals_use_the_api_error_shape():
