@@ -67,6 +67,7 @@ LABELS_ZH: dict[Measure, str] = {
 # (D-I3) is worth seeing to now.
 TREND_HORIZON_DAYS = 180
 MIN_TREND_READINGS = 2
+MAX_CROSSING_DAYS = 100 * 366  # beyond a lamp's life many times over
 
 
 @dataclass(frozen=True)
@@ -252,8 +253,9 @@ def fit_trend(
         )
     slope, intercept = statistics.linear_regression(xs, [value for _, value in ordered])
     crossing: dt.date | None = None
-    if slope < 0:
-        days = (minimum - intercept) / slope  # x where the line equals the minimum
+    days = (minimum - intercept) / slope if slope < 0 else None  # x where the line equals the minimum
+    # A line all but flat crosses centuries away (or past what a date can hold): no crossing to speak of.
+    if days is not None and abs(days) <= MAX_CROSSING_DAYS:
         assert origin is not None
         crossing = (origin + dt.timedelta(days=days)).date()
         if flag is TrendFlag.OK and crossing <= today + dt.timedelta(days=horizon_days):

@@ -150,6 +150,13 @@ def test_a_rising_or_flat_trend_has_no_crossing():
     assert trend.slope_per_day > 0 and trend.crossing_on is None and trend.flag is TrendFlag.OK
 
 
+def test_a_line_all_but_flat_has_no_crossing_and_does_not_fail():
+    # float noise on equal readings gives a slope of about -1e-13 lx a day: a crossing billions of days away
+    trend = fit_trend(_points([400.0, 400.0, 399.9999999999]), 300, Measure.DESK_LUX, dt.date(2026, 5, 1))
+    assert trend.slope_per_day is not None and trend.slope_per_day < 0
+    assert trend.crossing_on is None and trend.flag is TrendFlag.OK
+
+
 def test_a_room_already_below_is_below_whatever_the_slope():
     trend = fit_trend(_points([280, 290]), 300, Measure.DESK_LUX, dt.date(2026, 5, 1))
     assert trend.flag is TrendFlag.BELOW
