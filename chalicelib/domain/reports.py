@@ -138,7 +138,10 @@ class Facts:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> Facts | None:
-        return cls(**data) if data else None
+        """Keys this version does not know are left out (facts stored by an older or newer release)."""
+        if not data:
+            return None
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
