@@ -3,16 +3,17 @@
 1. `chalice package --stage STAGE --merge-template infra/resources.json out/REGION/` (the region is only
    chalice's requirement: the template names no partition, region or account).
 2. infra/functions.finish: each function's dead-letter queue, reserved concurrency, log group, alarms.
-3. The deployment zip made smaller: without what the Lambda runtime provides (boto3, botocore and their
-   dependencies: the runtime's own boto3 must not meet another botocore) and fontTools' compiled
-   speed-ups that have a pure-Python twin.
-   A smoke test then imports the app and draws a Chinese PDF, a chart, a workbook and a signed token
-   from the unpacked zip alone plus the runtime's packages, as Lambda would.
+3. The function's zip holds the app and its fonts; the requirements are one layer every function
+   shares (config.json: automatic_layer). The layer is made smaller: without what the Lambda runtime
+   provides (boto3, botocore and their dependencies: the runtime's own boto3 must not meet another
+   botocore) and fontTools' compiled speed-ups that have a pure-Python twin. A smoke test then imports
+   the app and draws a Chinese PDF, a chart, a workbook and a signed token from the unpacked zip and
+   layer alone plus the runtime's packages, laid out as Lambda does.
 4. With --lint: cfn-lint for that region (any error fails) and checkov (any failed check not in
    infra/checkov-skips.yaml fails), both from their own pinned environment (.venv/infra-checks,
    infra/requirements-checks.txt), installed on first use.
 
-Writes out/REGION/sam.json, deployment.zip and package.json (sizes). `--lint-only` lints what is there.
+Writes out/REGION/sam.json, deployment.zip, layer-deployment.zip and package.json (sizes). `--lint-only` lints what is there.
 """
 
 from __future__ import annotations
@@ -39,10 +40,13 @@ BUDGET_BYTES = 25 * 1000 * 1000  # zipped (issue 14: at most 25 MB, aim for 10)
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
 
+LAYER_PREFIX = "python/lib/python3.11/site-packages/"  # where a layer's packages sit (/opt/python/...)
+
+
 def _top_level(name: str) -> str:
     """The importable name an archive member belongs to: `botocore/x.py` and `botocore-1.2.dist-info/..`
     -> botocore; `six.py` -> six; `python_dateutil-2.9.dist-info` -> python_dateutil."""
-    first = name.split("/", 1)[0]
+    first = name.removeprefix(LAYER_PREFIX).split("/", 1)[0]
     for suffix in (".dist-info", ".data"):
         if first.endswith(suffix):
             return first[: -len(suffix)].rsplit("-", 1)[0].lower()
@@ -58,9 +62,12 @@ def dropped(name: str, names: set[str]) -> bool:
         return True
     # fontTools' Cython speed-ups of outline maths (fpdf2 never draws outlines), each beside its
     # pure-Python module, which fontTools falls back to by itself: 3.4 MB.
-    if name.startswith("fontTools/") and name.endswith(".so") and name.split(".", 1)[0] + ".py" in names:
+    inner = name.removeprefix(LAYER_PREFIX)
+    folder, _, file = name.rpartition("/")
+    module = f"{folder}/{file.split('.', 1)[0]}"  # fontTools/cu2qu/cu2qu.cpython-311-...so -> .../cu2qu
+    if inner.startswith("fontTools/") and name.endswith(".so") and module + ".py" in names:
         return True
-    return name.startswith("fonttools-") and ".data/" in name  # its man page and scripts
+    return inner.startswith("fonttools-") and ".data/" in inner  # its man page and scripts
 
 
 def shrink(zip_path: Path) -> dict[str, int]:
@@ -111,15 +118,21 @@ print("smoke ok; from the runtime:", loaded)
 """
 
 
-def smoke(zip_path: Path) -> None:
-    """Imports and runs from the unpacked package plus only the runtime-provided packages of this venv."""
+def smoke(zip_path: Path, layer_path: Path | None = None) -> None:
+    """Imports and runs from the unpacked package (and layer, as Lambda lays them out: /var/task, then
+    /opt/python/...) plus only the runtime-provided packages of this venv."""
     import importlib.util
 
     with tempfile.TemporaryDirectory() as tmp:
-        code, runtime = Path(tmp, "task"), Path(tmp, "runtime")
+        code, runtime, opt = Path(tmp, "task"), Path(tmp, "runtime"), Path(tmp, "opt")
         runtime.mkdir()
         with zipfile.ZipFile(zip_path) as z:
             z.extractall(code)
+        layer_dirs = []
+        if layer_path is not None:
+            with zipfile.ZipFile(layer_path) as z:
+                z.extractall(opt)
+            layer_dirs = [str(opt / LAYER_PREFIX.rstrip("/")), str(opt / "python")]
         for name in RUNTIME_PROVIDED:
             spec = importlib.util.find_spec(name)
             if spec is None or spec.origin is None:
@@ -132,7 +145,7 @@ def smoke(zip_path: Path) -> None:
             for p in sys.path
             if p and "site-packages" not in p and Path(p).exists() and not Path(p).resolve().is_relative_to(ROOT)
         ]
-        path = os.pathsep.join([str(code), *stdlib, str(runtime)])
+        path = os.pathsep.join([str(code), *layer_dirs, *stdlib, str(runtime)])
         subprocess.run(
             [sys.executable, "-I", "-S", "-c", f"import sys; sys.path[:] = {path.split(os.pathsep)!r}\n{SMOKE}"],
             check=True,
@@ -158,12 +171,21 @@ def package(stage: str, region: str, out: Path) -> dict[str, Any]:
     template = functions.finish(json.loads(template_path.read_text()))
     template_path.write_text(json.dumps(template, indent=2, sort_keys=True) + "\n")
     sizes = shrink(out / "deployment.zip")
-    smoke(out / "deployment.zip")
-    report = {"stage": stage, "region": region, **sizes, "seconds": round(time.perf_counter() - started, 1)}
+    layer = out / "layer-deployment.zip"  # automatic_layer: the requirements, shared by every function
+    layer_sizes = shrink(layer) if layer.exists() else {"zipped_before": 0, "zipped": 0, "unpacked": 0}
+    smoke(out / "deployment.zip", layer if layer.exists() else None)
+    report = {
+        "stage": stage,
+        "region": region,
+        **sizes,
+        "layer": layer_sizes,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     (out / "package.json").write_text(json.dumps(report, indent=2) + "\n")
     print(
-        f"{out}: deployment.zip {sizes['zipped'] / 1e6:.1f} MB zipped (was {sizes['zipped_before'] / 1e6:.1f}), "
-        f"{sizes['unpacked'] / 2**20:.0f} MiB unpacked; budget {BUDGET_BYTES / 1e6:.0f} MB"
+        f"{out}: deployment.zip {sizes['zipped'] / 1e6:.1f} MB zipped, {sizes['unpacked'] / 2**20:.0f} MiB unpacked "
+        f"(budget {BUDGET_BYTES / 1e6:.0f} MB); its layer {layer_sizes['zipped'] / 1e6:.1f} MB zipped "
+        f"(chalice's own: {layer_sizes['zipped_before'] / 1e6:.1f}), {layer_sizes['unpacked'] / 2**20:.0f} MiB unpacked"
     )
     if sizes["zipped"] > BUDGET_BYTES:
         raise SystemExit(f"the deployment package is over its budget of {BUDGET_BYTES} bytes")
@@ -177,7 +199,12 @@ def measured(region: str = "cn-north-1") -> tuple[dict[str, Any], str]:
     report = ROOT / "out" / region / "package.json"
     newest_input = max(
         p.stat().st_mtime
-        for p in [ROOT / "requirements.txt", Path(__file__), *ROOT.joinpath("chalicelib", "fonts").iterdir()]
+        for p in [
+            ROOT / "requirements.txt",
+            ROOT / ".chalice" / "config.json",
+            Path(__file__),
+            *ROOT.joinpath("chalicelib", "fonts").iterdir(),
+        ]
     )
     if report.exists() and report.stat().st_mtime >= newest_input:
         return json.loads(report.read_text()), f"read from {report.relative_to(ROOT)}"
@@ -187,9 +214,11 @@ def measured(region: str = "cn-north-1") -> tuple[dict[str, Any], str]:
 def bench_row() -> tuple[str, str, bool]:
     """(measurement, sizes, met) for devtools/bench.py's package row."""
     sizes, source = measured()
+    layer = sizes.get("layer") or {"zipped": 0, "unpacked": 0, "zipped_before": 0}
     text = (
-        f"{sizes['zipped'] / 1e6:.1f} MB zipped · {sizes['unpacked'] / 2**20:.0f} MiB unpacked "
-        f"(chalice's own zip: {sizes['zipped_before'] / 1e6:.1f} MB)"
+        f"{sizes['zipped'] / 1e6:.1f} MB zipped · {sizes['unpacked'] / 2**20:.0f} MiB unpacked; its dependencies' "
+        f"layer {layer['zipped'] / 1e6:.1f} MB zipped · {layer['unpacked'] / 2**20:.0f} MiB "
+        f"(chalice's own: {(sizes['zipped_before'] + layer['zipped_before']) / 1e6:.1f} MB in all)"
     )
     measurement = f"the function's deployment.zip, prod stage, {sizes['region']} (`make package`; {source})"
     return measurement, text, sizes["zipped"] <= BUDGET_BYTES

@@ -195,3 +195,30 @@ def test_deployed_stages_put_the_cached_jwt_authorizer_on_every_non_public_route
     assert probed["authorizers"] == [
         ["jwt_authorizer", "chalicelib.handlers.gateway_auth.jwt_authorizer", 300, "Authorization"]
     ]
+
+
+def test_the_package_leaves_out_what_the_runtime_has_and_keeps_what_the_app_needs():
+    from devtools.package import dropped
+
+    site = "python/lib/python3.11/site-packages/"  # the layer's layout
+    twin = f"{site}fontTools/cu2qu/cu2qu.py"
+    names = {twin, f"{site}fontTools/cu2qu/cu2qu.cpython-311-x86_64-linux-gnu.so"}
+    for name in (
+        f"{site}botocore/client.py",
+        f"{site}botocore-1.44.8.dist-info/METADATA",
+        f"{site}dateutil/tz/tz.py",
+        f"{site}python_dateutil-2.9.0.dist-info/RECORD",
+        f"{site}urllib3/__init__.py",
+        f"{site}six.py",
+        f"{site}fontTools/cu2qu/cu2qu.cpython-311-x86_64-linux-gnu.so",
+    ):
+        assert dropped(name, names), name
+    for name in (
+        twin,
+        f"{site}cryptography/hazmat/bindings/_rust.abi3.so",  # no pure-Python twin
+        f"{site}fontTools/ttLib/ttFont.py",
+        f"{site}PIL/_imaging.cpython-311-x86_64-linux-gnu.so",
+        "chalicelib/fonts/DroidSansFallbackFull.ttf",
+        "app.py",
+    ):
+        assert not dropped(name, names), name
