@@ -8,8 +8,7 @@ from typing import Any
 
 from chalice import Chalice, Response
 
-from chalicelib.handlers import fallback, health, jobs, open311, public, registry, sla, tickets
-from chalicelib.handlers import inspection_jobs
+from chalicelib.handlers import fallback, health, inspection_jobs, jobs, open311, public, registry, sla, tickets
 from chalicelib.handlers import inspection_items as inspection_item_handlers
 from chalicelib.handlers import inspections as inspection_handlers
 from chalicelib.handlers import parts as parts_handlers
@@ -68,13 +67,13 @@ def request_envelope(event: Any, get_response: Any) -> Response:
 for module in (health, registry, sla, tickets, public, open311):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(parts_handlers.api.blueprint)  # spare parts and stock (issue 11.6)
-app.register_blueprint(visit_report_handlers.api.blueprint)  # a visit's reports (issue 11.7)
 app.register_blueprint(visit_handlers.api.blueprint)  # the engineer's visit (issue 11)
+app.register_blueprint(visit_report_handlers.api.blueprint)  # a visit's reports (issue 11.7)
 app.register_blueprint(sign_off_handlers.api.blueprint)  # visit photos and the school's sign-off (issue 11.4, 11.8)
 app.register_blueprint(inspection_handlers.api.blueprint)  # inspection rounds: plans, calendars, visits (issue 12)
 app.register_blueprint(inspection_jobs.blueprint)  # overdue inspection visits escalated (issue 12.6)
-app.register_blueprint(report_handlers.api.blueprint)  # reports (issue 13)
 app.register_blueprint(inspection_item_handlers.api.blueprint)  # inspection checklists, readings, reports (issue 12)
+app.register_blueprint(report_handlers.api.blueprint)  # reports (issue 13)
 app.register_blueprint(jobs.blueprint)  # scheduled jobs: EventBridge rules, not routes
 if gateway_authorizer() is None:  # no API Gateway in front (local, test): unknown paths 404 here
     app.register_blueprint(fallback.blueprint)
