@@ -43,8 +43,12 @@ def bind_tables(prefix: str | None = None) -> None:
     _bound_prefix = prefix
 
 
-def create_all_tables() -> None:
-    """Creates every table from the model definitions (local stage, tests)."""
+def create_all_tables(*, fresh: bool = False) -> None:
+    """Creates every table from the model definitions (local stage, tests). `fresh`: an empty moto
+    backend, whose tables are active as soon as created: no existence check and no wait (a third of
+    the calls; the functional tests build a world per test)."""
     for model in MODELS:
-        if not model.exists():
+        if fresh:
+            model.create_table(billing_mode="PAY_PER_REQUEST", wait=False)
+        elif not model.exists():
             model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)

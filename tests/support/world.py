@@ -40,7 +40,7 @@ def moto_world(*, sla_timers: bool = False) -> Iterator[None]:
     if not sla_timers:
         with mock_aws(), fast_transactions():
             bind_tables("test-")
-            create_all_tables()
+            create_all_tables(fresh=True)
             boto3.client("s3").create_bucket(Bucket=PHOTO_BUCKET)
             yield
         return
@@ -48,7 +48,7 @@ def moto_world(*, sla_timers: bool = False) -> Iterator[None]:
     sla_timer.use_utc()
     with mock_aws(config=sla_timer.MOTO_CONFIG), fast_transactions(), serialized():
         bind_tables("test-")
-        create_all_tables()
+        create_all_tables(fresh=True)
         boto3.client("s3").create_bucket(Bucket=PHOTO_BUCKET)
         settings = sla_timer.create_local("test-", "test")
         os.environ.update(settings)
