@@ -98,14 +98,3 @@ def publish(topic: str, subject: str, message: str, attributes: dict[str, Any]) 
         TopicArn=topic, Subject=subject[:100], Message=message, MessageAttributes=attributes
     )
     return str(answer["MessageId"])
-
-
-def send_sms(phone: str, message: str) -> str:
-    """An SMS through SNS (a publish with PhoneNumber, E.164); returns the MessageId (raises when refused).
-    Used by the engineer's visit (the ETA to the school, D-S7)."""
-    answer = _client("sns").publish(
-        PhoneNumber=phone,
-        Message=message,
-        MessageAttributes={"AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"}},
-    )
-    return str(answer["MessageId"])

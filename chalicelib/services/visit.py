@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib import timers
+from chalicelib import sms
 from chalicelib.auth import Principal
 from chalicelib.domain import assets, lifecycle, visit
 from chalicelib.domain.lifecycle import FIELD_ROLES, Status
@@ -408,7 +408,7 @@ def _send(message: VisitMessageModel, phone: str | None) -> None:
         error = "the school contact's phone is not a number SMS can reach"
     else:
         try:
-            message_id = timers.send_sms(phone, message.message)
+            message_id = sms.send(phone, message.message)
         except Exception as exc:  # noqa: BLE001 - any refusal is the delivery result, stored for people to see
             error = str(exc)[:300]
     try:
