@@ -35,26 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from devtools.bench_keepalive import HOST, READY, free_port
+from devtools.tiny_sla import TINY_POLICY
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-S = 1 / 60  # a policy minute that lasts a second
-TINY_POLICY = {
-    "levels": {
-        "4": {
-            "response_minutes": 3 * S,
-            "onsite_minutes": 6 * S,
-            "notify_roles": ["parts_manager", "project_lead", "technical_manager"],
-        },
-        "3": {"response_minutes": 4 * S, "onsite_minutes": 8 * S, "notify_roles": ["parts_manager", "project_lead"]},
-        "2": {"response_minutes": 5 * S, "onsite_minutes": 10 * S, "notify_roles": ["parts_manager"]},
-        "1": {"response_minutes": 12 * S, "onsite_minutes": 20 * S},
-    },
-    "escalation": [
-        {"tier": "line_2", "after": "response", "notify_roles": ["expert", "dispatcher"]},
-        {"tier": "project_lead", "after": "onsite", "notify_roles": ["project_lead", "dispatcher"]},
-        {"tier": "technical_manager", "after": "onsite", "delay_minutes": 3 * S, "notify_roles": ["technical_manager"]},
-    ],
-}
 RECORDS_PER_TICKET = 3  # response, onsite, onsite.3
 
 

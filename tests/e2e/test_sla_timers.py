@@ -31,26 +31,9 @@ from typing import Any
 
 import pytest
 
+from devtools.tiny_sla import TINY_POLICY
 from tests.e2e.server import LocalServer, free_port
 
-S = 1 / 60  # a policy minute that lasts a second
-TINY_POLICY = {
-    "levels": {
-        "4": {
-            "response_minutes": 3 * S,
-            "onsite_minutes": 6 * S,
-            "notify_roles": ["parts_manager", "project_lead", "technical_manager"],
-        },
-        "3": {"response_minutes": 4 * S, "onsite_minutes": 8 * S, "notify_roles": ["parts_manager", "project_lead"]},
-        "2": {"response_minutes": 5 * S, "onsite_minutes": 10 * S, "notify_roles": ["parts_manager"]},
-        "1": {"response_minutes": 12 * S, "onsite_minutes": 20 * S},
-    },
-    "escalation": [
-        {"tier": "line_2", "after": "response", "notify_roles": ["expert", "dispatcher"]},
-        {"tier": "project_lead", "after": "onsite", "notify_roles": ["project_lead", "dispatcher"]},
-        {"tier": "technical_manager", "after": "onsite", "delay_minutes": 3 * S, "notify_roles": ["technical_manager"]},
-    ],
-}
 PATIENCE = 40.0  # seconds a poll waits before the test fails (above the local stage's 15 s lease plus a run)
 GRACE = 10.0  # chalicelib.services.sweeps.GRACE: the reconciliation leaves an entry to its timer this long
 MOTO_PORT = free_port()
