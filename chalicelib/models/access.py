@@ -256,6 +256,12 @@ def _unexpected(exc: TransactionRefused, what: str) -> DomainError:
     )
 
 
+def _ticket_changed(ticket_id: str, message: str) -> StaleVersion:
+    """A ticket's version condition failed: the refusal carries its current version and status."""
+    current = get_ticket(ticket_id)
+    return StaleVersion(message, extra={"current_version": current.version, "current_status": current.status})
+
+
 def serial_guard(lamp: LampModel) -> UniqueKeyModel:
     """A serial is registered once (D-A1); the guard also says where, so re-imports need no lamp reads."""
     return UniqueKeyModel(
@@ -529,11 +535,7 @@ def join_case(
         _commit(tx)
     except TransactionRefused as exc:
         if "ticket" in exc.failed:
-            current = get_ticket(ticket.ticket_id)
-            raise StaleVersion(
-                "the case changed meanwhile",
-                extra={"current_version": current.version, "current_status": current.status},
-            ) from exc
+            raise _ticket_changed(ticket.ticket_id, "the case changed meanwhile") from exc
         _raise_for_lamps(exc, expected_case)
         raise _unexpected(exc, "the case") from exc
 
@@ -591,10 +593,8 @@ def apply_transition(
         if explain is not None:
             explain(exc)
         if "ticket" in exc.failed:
-            current = get_ticket(ticket.ticket_id)
-            raise StaleVersion(
-                "the ticket was changed by someone else meanwhile; reload it",
-                extra={"current_version": current.version, "current_status": current.status},
+            raise _ticket_changed(
+                ticket.ticket_id, "the ticket was changed by someone else meanwhile; reload it"
             ) from exc
         raise _unexpected(exc, "the ticket") from exc
 
